@@ -1,0 +1,19 @@
+"""The one place Vigil touches orjson, so options and error types never drift apart."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+JSONDecodeError = orjson.JSONDecodeError
+
+
+def loads(data: bytes | str) -> Any:
+    """Parse UTF-8 JSON; raise JSONDecodeError (a ValueError) on anything else."""
+    return orjson.loads(data)
+
+
+def dumps(obj: Any) -> bytes:
+    """Serialise obj to compact UTF-8 JSON bytes."""
+    return orjson.dumps(obj)

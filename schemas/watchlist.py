@@ -1,0 +1,217 @@
+"""Watchlist commands: upsert an entry, or delete one, with every contract rule checked."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from schemas.json import dumps
+from schemas.normalize import (
+    DOC_TYPES,
+    ID_TYPES,
+    national_id_ok,
+    normalize_device_id,
+    normalize_doc_number,
+    normalize_plate,
+)
+from schemas.records import (
+    Invalid,
+    invalid,
+    json_type,
+    parse_json,
+    required,
+    required_choice,
+    required_int,
+    required_str,
+    required_ts,
+)
+from schemas.rejection import Rejected
+
+OPS = ("upsert", "delete")
+SUBJECT_TYPES = ("device", "plate", "document")
+MATCH_RULES = ("exact", "ocr-tolerant")
+# Which field carries an entry's `kind`, per subject type (plates have none).
+KIND_FIELDS = {"device": "id_type", "document": "doc_type"}
+MS_PER_DAY = 86_400_000
+MAX_ENTRY_ID_CHARS = 128
+MAX_REQUESTER_CHARS = 128
+MAX_TEXT_CHARS = 500
+# List names become metric labels and subscriber permissions: one spelling each.
+_LIST_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+
+
+@dataclass(frozen=True, slots=True)
+class WatchlistEntry:
+    """An entry to add or replace; `key` is normalised like the records it matches.
+
+    `kind` is the id_type of a device, the doc_type of a document, "" for a plate.
+    """
+
+    entry_id: str
+    list: str
+    subject_type: str
+    kind: str
+    key: str
+    match: str
+    priority: int
+    legal_basis: str
+    requested_by: str
+    expires_at: int
+
+    @property
+    def match_key(self) -> tuple[str, str, str]:
+        """Return (subject_type, kind, key), what a record must equal to match."""
+        return (self.subject_type, self.kind, self.key)
+
+
+@dataclass(frozen=True, slots=True)
+class WatchlistDelete:
+    """A request to remove an entry."""
+
+    entry_id: str
+    requested_by: str
+    reason: str
+
+
+def decode_watchlist_command(
+    value: bytes, key: bytes | None, reference_ms: int, max_ttl_days: int
+) -> WatchlistEntry | WatchlistDelete | Rejected:
+    """Decode one watchlist command, judging expiry against reference_ms.
+
+    Callers pass the Kafka message timestamp as reference_ms, not the clock, so that a
+    replay of the topic from its beginning accepts and rejects each command exactly as
+    when it was written. `key` is the message key; it must equal entry_id, because log
+    compaction keeps the last command per key.
+    """
+    doc = parse_json(value)
+    if isinstance(doc, Rejected):
+        return doc
+    if not isinstance(doc, dict):
+        return Rejected("not_a_record", f"expected an object, got {json_type(doc)}")
+    try:
+        op = required_choice(doc, "op", "bad_op", OPS)
+        entry_id = required_str(doc, "entry_id", "bad_entry_id", MAX_ENTRY_ID_CHARS)
+        if key is not None and key.decode("utf-8", "replace") != entry_id:
+            raise invalid("key", "key_mismatch", key, f"the entry_id {entry_id!r}")
+        if op == "delete":
+            return WatchlistDelete(
+                entry_id=entry_id,
+                requested_by=_requester(doc),
+                reason=required_str(
+                    doc,
+                    "reason",
+                    "no_reason",
+                    MAX_TEXT_CHARS,
+                    missing_reason="no_reason",
+                    blank_ok=False,
+                ),
+            )
+        return _parse_upsert(doc, entry_id, reference_ms, max_ttl_days)
+    except Invalid as exc:
+        return exc.rejected()
+
+
+def _requester(doc: dict[str, Any]) -> str:
+    return required_str(
+        doc,
+        "requested_by",
+        "no_requester",
+        MAX_REQUESTER_CHARS,
+        missing_reason="no_requester",
+        blank_ok=False,
+    )
+
+
+def _parse_upsert(
+    doc: dict[str, Any], entry_id: str, reference_ms: int, max_ttl_days: int
+) -> WatchlistEntry:
+    list_name = required(doc, "list")
+    if not isinstance(list_name, str) or not _LIST_NAME.fullmatch(list_name):
+        raise invalid("list", "bad_list", list_name, "a name of [a-z0-9._-], 1-64 chars")
+    subject_type = required_choice(doc, "subject_type", "bad_subject_type", SUBJECT_TYPES)
+    kind = ""
+    if subject_type == "device":
+        kind = required_choice(doc, "id_type", "bad_id_type", ID_TYPES)
+    elif subject_type == "document":
+        kind = required_choice(doc, "doc_type", "bad_doc_type", DOC_TYPES)
+    key = _normalize_key(subject_type, kind, required(doc, "key"))
+    match = doc.get("match")
+    match = "exact" if match is None else match
+    if match not in MATCH_RULES or (match != "exact" and subject_type != "plate"):
+        raise invalid("match", "bad_match", match, "exact, or ocr-tolerant for a plate")
+    priority = required_int(doc, "priority", "bad_priority", 1, 3)
+    legal_basis = required_str(
+        doc,
+        "legal_basis",
+        "no_legal_basis",
+        MAX_TEXT_CHARS,
+        missing_reason="no_legal_basis",
+        blank_ok=False,
+    )
+    requested_by = _requester(doc)
+    expires_at = required_ts(doc, "expires_at", missing_reason="no_expiry")
+    if expires_at <= reference_ms:
+        raise Invalid("expired", f"expires_at {expires_at} is not after {reference_ms}")
+    if expires_at > reference_ms + max_ttl_days * MS_PER_DAY:
+        detail = f"expires_at {expires_at} is more than {max_ttl_days} days after {reference_ms}"
+        raise Invalid("ttl_too_long", detail)
+    return WatchlistEntry(
+        entry_id=entry_id,
+        list=list_name,
+        subject_type=subject_type,
+        kind=kind,
+        key=key,
+        match=match,
+        priority=priority,
+        legal_basis=legal_basis,
+        requested_by=requested_by,
+        expires_at=expires_at,
+    )
+
+
+def _normalize_key(subject_type: str, kind: str, raw: object) -> str:
+    # Same functions as the record decoders: an entry must compare equal to its records.
+    if not isinstance(raw, str):
+        raise invalid("key", "bad_key", raw, "a string")
+    if subject_type == "device":
+        key = normalize_device_id(kind, raw)
+    elif subject_type == "plate":
+        key = normalize_plate(raw)
+    else:
+        key = normalize_doc_number(kind, raw)
+        if key is not None and kind == "national_id" and not national_id_ok(key):
+            raise Invalid("bad_check_digit", "key: fails the GB 11643 check digit")
+    if key is None:
+        raise invalid("key", "bad_key", raw, f"a valid {kind or subject_type}")
+    return key
+
+
+def encode_watchlist_command(cmd: WatchlistEntry | WatchlistDelete) -> bytes:
+    """Serialise a command as the contract's JSON; decoding it gives cmd back."""
+    if isinstance(cmd, WatchlistDelete):
+        return dumps(
+            {
+                "op": "delete",
+                "entry_id": cmd.entry_id,
+                "requested_by": cmd.requested_by,
+                "reason": cmd.reason,
+            }
+        )
+    payload: dict[str, object] = {
+        "op": "upsert",
+        "entry_id": cmd.entry_id,
+        "list": cmd.list,
+        "subject_type": cmd.subject_type,
+    }
+    if cmd.subject_type in KIND_FIELDS:
+        payload[KIND_FIELDS[cmd.subject_type]] = cmd.kind
+    payload.update(
+        key=cmd.key,
+        match=cmd.match,
+        priority=cmd.priority,
+        legal_basis=cmd.legal_basis,
+        requested_by=cmd.requested_by,
+        expires_at=cmd.expires_at,
+    )
+    return dumps(payload)
