@@ -1,0 +1,78 @@
+"""Start-up check for the high-watermark defect (BROKER.md, defect 1) and what follows from it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+CHECK_RECORDS = 3
+
+
+@dataclass(frozen=True)
+class BrokerCheck:
+    """Outcome of producing one batch of records and reading the partition's end offset."""
+
+    produced: int
+    last_offset: int
+    end_offset: int
+
+    @property
+    def counts_batches(self) -> bool:
+        """True when the end offset stops short of the record after the last one produced.
+
+        Compared with the produced offsets, not with the end offset before the batch: on
+        the defective broker that earlier figure is itself wrong once the topic holds data.
+        """
+        return self.end_offset < self.last_offset + 1
+
+    def summary(self, one_record_per_batch: bool) -> str:
+        """Return the one log line that reports the check and the producer mode."""
+        verdict = (
+            "high watermark counts batches, not records"
+            if self.counts_batches
+            else "high watermark counts records"
+        )
+        mode = "ON" if one_record_per_batch else "off"
+        return (
+            f"broker check: {self.produced} records in one batch stored up to offset "
+            f"{self.last_offset}, end offset {self.end_offset} (expected {self.last_offset + 1}): "
+            f"{verdict}; one record per produce batch is {mode}"
+        )
+
+
+def check_high_watermark(bootstrap: str, topic: str) -> BrokerCheck:
+    """Produce one batch of three records to `topic` and compare the end offset with theirs."""
+    tp = TopicPartition(topic, 0)
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, client_id="vigil-broker-check")
+    # linger lets the three sends share one produce batch, which is what the defect needs.
+    producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=200, acks="all",
+                             client_id="vigil-broker-check")
+    try:
+        futures = [producer.send(topic, b"check", partition=0) for _ in range(CHECK_RECORDS)]
+        producer.flush()
+        last = max(f.get(timeout=10).offset for f in futures)
+        end = consumer.end_offsets([tp])[tp]
+    finally:
+        producer.close()
+        consumer.close()
+    return BrokerCheck(produced=CHECK_RECORDS, last_offset=last, end_offset=end)
+
+
+def one_record_per_batch(mode: str, check: BrokerCheck) -> bool:
+    """Decide the producer mode from the `kafka.one_record_per_batch` setting and the check."""
+    if mode == "on":
+        return True
+    if mode == "off":
+        return False
+    return check.counts_batches
+
+
+def kafka_python_producer_kwargs(one_per_batch: bool) -> dict[str, int]:
+    """Producer settings for kafka-python under the given mode."""
+    return {"batch_size": 0} if one_per_batch else {}
+
+
+def aiokafka_producer_kwargs(one_per_batch: bool) -> dict[str, int]:
+    """Producer settings for aiokafka under the given mode."""
+    return {"max_batch_size": 1} if one_per_batch else {}

@@ -1,0 +1,33 @@
+"""Kafka clients for the CLI and tools, set up for the broker they talk to."""
+
+from __future__ import annotations
+
+from kafka import KafkaProducer
+
+from config.settings import Settings
+from streams.broker import resolve_bootstrap
+from streams.brokercheck import (
+    check_high_watermark,
+    kafka_python_producer_kwargs,
+    one_record_per_batch,
+)
+from streams.topics import ensure_topics, topic_names
+
+
+def needs_one_record_per_batch(settings: Settings, bootstrap: str) -> bool:
+    """Return the producer mode for `bootstrap`: the setting, or the broker check when `auto`."""
+    mode = settings.kafka.one_record_per_batch
+    if mode != "auto":
+        return mode == "on"
+    return one_record_per_batch(mode, check_high_watermark(bootstrap, topic_names(settings)
+                                                           .broker_check))
+
+
+def make_producer(settings: Settings) -> KafkaProducer:
+    """Return a kafka-python producer for the deployment, topics created, mode checked."""
+    bootstrap = resolve_bootstrap(settings)
+    ensure_topics(bootstrap, settings)
+    one = needs_one_record_per_batch(settings, bootstrap)
+    return KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5,
+                         max_request_size=8 << 20, client_id="vigil-cli",
+                         **kafka_python_producer_kwargs(one))

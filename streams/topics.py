@@ -1,0 +1,88 @@
+"""The contract's topics: their names (with the deployment's prefix) and their creation."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.errors import TopicAlreadyExistsError
+
+from config.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Short name -> contract name. The short names are what the CLI accepts.
+CONTRACT_TOPICS = {
+    "sensing": "vigil.sensing",
+    "plates": "vigil.plates",
+    "checkins": "vigil.checkins",
+    "watchlist": "vigil.watchlist",
+    "hits": "vigil.hits",
+    "deadletter": "vigil.deadletter",
+    "audit": "vigil.audit",
+}
+INPUT_TOPICS = ("sensing", "plates", "checkins", "watchlist")
+BROKER_CHECK_TOPIC = "vigil.brokercheck"
+
+
+@dataclass(frozen=True)
+class TopicNames:
+    """Full topic names for one deployment (the contract's names behind a prefix)."""
+
+    prefix: str
+
+    def __getattr__(self, short: str) -> str:
+        try:
+            return self.prefix + CONTRACT_TOPICS[short]
+        except KeyError:
+            raise AttributeError(short) from None
+
+    def resolve(self, name: str) -> str:
+        """Return the full name for a short (`sensing`) or contract (`vigil.sensing`) name."""
+        if name in CONTRACT_TOPICS:
+            return self.prefix + CONTRACT_TOPICS[name]
+        if name in CONTRACT_TOPICS.values():
+            return self.prefix + name
+        raise ValueError(f"unknown topic {name!r}: one of {', '.join(CONTRACT_TOPICS)}")
+
+    @property
+    def broker_check(self) -> str:
+        return self.prefix + BROKER_CHECK_TOPIC
+
+
+def topic_names(settings: Settings) -> TopicNames:
+    """Return the topic names of the deployment `settings` describe."""
+    return TopicNames(settings.kafka.topic_prefix)
+
+
+def ensure_topics(bootstrap: str, settings: Settings) -> list[str]:
+    """Create every contract topic that does not exist yet; return the names created.
+
+    Input topics get their partition counts from config; `vigil.watchlist` is compacted
+    (a broker that ignores the setting still works: workers read the whole log).
+    """
+    names = topic_names(settings)
+    t = settings.topics
+    wanted = [
+        NewTopic(names.resolve(short), getattr(t, f"{short}_partitions"), t.replication_factor,
+                 topic_configs={"cleanup.policy": "compact"} if short == "watchlist" else {})
+        for short in CONTRACT_TOPICS
+    ]
+    wanted.append(NewTopic(names.broker_check, 1, t.replication_factor))
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="vigil-admin")
+    try:
+        existing = set(admin.list_topics())
+        missing = [nt for nt in wanted if nt.name not in existing]
+        created = []
+        for nt in missing:
+            try:
+                admin.create_topics([nt])
+                created.append(nt.name)
+            except TopicAlreadyExistsError:
+                pass  # another process created it between list and create
+        if created:
+            log.info("created topics: %s", ", ".join(created))
+        return created
+    finally:
+        admin.close()
