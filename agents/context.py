@@ -1,0 +1,31 @@
+"""What every agent of a worker shares: settings, topics, state, metrics."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from faust.types import TopicT
+
+from config.settings import Settings
+from streams.metrics import Metrics
+from streams.topics import TopicNames
+from tables.watchlist import Watchlist
+
+
+@dataclass
+class WorkerContext:
+    """State and wiring of one worker process, handed to every agent at registration."""
+
+    settings: Settings
+    bootstrap: str
+    topics: TopicNames
+    metrics: Metrics
+    one_record_per_batch: bool
+    watchlist: Watchlist = field(default_factory=Watchlist)
+    # Set once the global watchlist reader has caught up with the topic's end.
+    watchlist_loaded: asyncio.Event = field(default_factory=asyncio.Event)
+    # Output topics, bound to the Faust app when it is created.
+    hits_topic: TopicT | None = None
+    deadletter_topic: TopicT | None = None
+    audit_topic: TopicT | None = None

@@ -1,0 +1,114 @@
+"""Agents for the observation topics: decode a batch of messages, match it, send hits and
+rejections, and only then let Faust ack it."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import faust
+from faust.types import EventT
+
+from agents.context import WorkerContext
+from agents.delivery import Outgoing, deliver
+from schemas.checkins import decode_checkins
+from schemas.hits import Hit, encode_hit
+from schemas.plates import decode_plate_reads
+from schemas.rejection import Rejected, encode_deadletter
+from schemas.sensing import MAGIC, SENSING_CONTENT_TYPE, decode_sensing
+from tables.matching import find_checkin_hits, find_plate_hits, find_sensing_hits
+from tables.watchlist import Watchlist
+
+log = logging.getLogger(__name__)
+
+Decoder = Callable[[bytes, "str | None"], tuple[Any, list[Rejected]]]
+HitFinder = Callable[[Any, Watchlist, int], list[Hit]]
+
+
+def now_ms() -> int:
+    """Return the wall clock in epoch milliseconds."""
+    return time.time_ns() // 1_000_000
+
+
+def content_type(headers: Any) -> str | None:
+    """Return the `content-type` header of a Kafka message, whatever shape Faust gives it."""
+    if not headers:
+        return None
+    items = headers.items() if hasattr(headers, "items") else headers
+    for key, value in items:
+        if key.lower() == "content-type":
+            return value.decode("ascii", "replace") if isinstance(value, bytes) else str(value)
+    return None
+
+
+def message_format(value: bytes, ctype: str | None) -> str:
+    """Return the metric label of a message's format."""
+    return "binary" if ctype == SENSING_CONTENT_TYPE or value[:8] == MAGIC else "json"
+
+
+def process_messages(
+    events: Sequence[EventT], source: str, decode: Decoder, find_hits: HitFinder,
+    ctx: WorkerContext,
+) -> list[Outgoing]:
+    """Decode and match one batch of events; return the hits and dead letters to send.
+
+    Never raises: a message whose handling fails for any reason becomes a dead letter, so a
+    bad input neither stops the worker nor vanishes.
+    """
+    m = ctx.metrics
+    hits_topic, dlq = ctx.hits_topic, ctx.deadletter_topic
+    out: list[Outgoing] = []
+    limit = ctx.settings.worker.max_message_bytes
+    clock = now_ms()
+    for event in events:
+        msg = event.message
+        value = msg.value if isinstance(msg.value, bytes) else b""
+        try:
+            if len(value) > limit:
+                rejected = [Rejected("too_large", f"message of {len(value)} bytes over {limit}")]
+                found: list[Hit] = []
+            else:
+                ctype = content_type(msg.headers)
+                records, rejected = decode(value, ctype)
+                m.records_in.labels(source, message_format(value, ctype)).inc(len(records))
+                found = find_hits(records, ctx.watchlist, clock)
+        except Exception as exc:  # a bug must not lose the input: dead-letter it
+            log.exception("failed to handle %s[%d]@%d", msg.topic, msg.partition, msg.offset)
+            rejected = [Rejected("internal_error", f"{type(exc).__name__}: {exc}"[:200])]
+            found = []
+        for r in rejected:
+            m.rejected.labels(source, r.reason).inc()
+            out.append(Outgoing(dlq, msg.topic.encode(), encode_deadletter(
+                r, value, msg.topic, msg.partition, msg.offset)))
+        for h in found:
+            m.hits.labels(source, h.match).inc()
+            out.append(Outgoing(hits_topic, h.entry_id.encode(), encode_hit(h)))
+    return out
+
+
+def _register(app: faust.App, ctx: WorkerContext, short: str, source: str, decode: Decoder,
+              find_hits: HitFinder) -> None:
+    topic = app.topic(getattr(ctx.topics, short), key_type=bytes, value_type=bytes,
+                      key_serializer="raw", value_serializer="raw")
+    w = ctx.settings.worker
+
+    async def match_records(stream: faust.StreamT) -> None:
+        # Matching before the watchlist is loaded would miss hits of entries not read yet.
+        await ctx.watchlist_loaded.wait()
+        async for events in stream.take_events(w.batch_max_messages, within=w.batch_within_s):
+            started = time.perf_counter()
+            outgoing = process_messages(events, source, decode, find_hits, ctx)
+            await deliver(outgoing, w.send_retries)
+            ctx.metrics.batch_seconds.labels(source).observe(time.perf_counter() - started)
+
+    app.agent(topic, name=f"vigil.match.{short}")(match_records)
+
+
+def register_record_agents(app: faust.App, ctx: WorkerContext) -> None:
+    """Register the agents of `vigil.sensing`, `vigil.plates` and `vigil.checkins`."""
+    _register(app, ctx, "sensing", "sensing", decode_sensing, find_sensing_hits)
+    _register(app, ctx, "plates", "plate", lambda v, _ct: decode_plate_reads(v), find_plate_hits)
+    _register(app, ctx, "checkins", "checkin", lambda v, _ct: decode_checkins(v),
+              find_checkin_hits)

@@ -1,0 +1,154 @@
+"""The watchlist on every worker: a global reader that builds the index, and one agent that
+dead-letters and audits each command once.
+
+Every worker reads all partitions of `vigil.watchlist` from the beginning with its own
+consumer outside any group (the GlobalKTable pattern). FAUST-NOTES section 4 measured why
+not Faust's GlobalTable: it does not apply external changelog writes live with the default
+recovery buffer, and its readiness is tied to the assignor. The side effects of a command
+(dead letter, audit event) must happen once per deployment, not once per worker, so they
+belong to a normal group agent instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import faust
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from agents.context import WorkerContext
+from agents.delivery import Outgoing, deliver
+from agents.records import now_ms
+from schemas.json import dumps
+from schemas.rejection import Rejected, encode_deadletter
+from schemas.watchlist import WatchlistDelete, WatchlistEntry, decode_watchlist_command
+
+log = logging.getLogger(__name__)
+
+Command = WatchlistEntry | WatchlistDelete | Rejected
+
+
+def judge_command(value: bytes | None, key: bytes | None, timestamp_ms: int,
+                  max_ttl_days: int) -> Command | None:
+    """Decode a watchlist record as it was judged when written (its Kafka timestamp), so
+    every worker and every replay reaches the same verdict. None for a tombstone."""
+    if value is None:
+        return None
+    try:
+        return decode_watchlist_command(value, key, timestamp_ms, max_ttl_days)
+    except Exception as exc:  # a decoder bug must not stop the reader
+        log.exception("watchlist decoder failed")
+        return Rejected("internal_error", f"{type(exc).__name__}: {exc}"[:200])
+
+
+def apply_command(ctx: WorkerContext, command: Command | None, key: bytes | None) -> str:
+    """Apply one judged command to this worker's watchlist; return what was done."""
+    if isinstance(command, WatchlistEntry):
+        ctx.watchlist.upsert(command)
+        return "upsert"
+    if isinstance(command, WatchlistDelete):
+        ctx.watchlist.delete(command.entry_id)
+        return "delete"
+    if command is None and key:  # compaction tombstone
+        ctx.watchlist.delete(key.decode("utf-8", "replace"))
+        return "tombstone"
+    return "rejected"
+
+
+async def _read_watchlist(ctx: WorkerContext) -> None:
+    topic = ctx.topics.watchlist
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=ctx.bootstrap, group_id=None, enable_auto_commit=False,
+        auto_offset_reset="earliest", client_id="vigil-watchlist-reader",
+        fetch_max_wait_ms=ctx.settings.kafka.fetch_max_wait_ms,
+    )
+    await consumer.start()
+    try:
+        await consumer.topics()  # fetch metadata so the topic's partitions are known
+        parts = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in sorted(parts)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        started = time.monotonic()
+        # Ready once every partition is read up to the end offset it had when we started.
+        pending = {tp: end for tp, end in (await consumer.end_offsets(tps)).items() if end > 0}
+        max_ttl = ctx.settings.watchlist.max_ttl_days
+        while True:
+            if not pending and not ctx.watchlist_loaded.is_set():
+                ctx.watchlist_loaded.set()
+                ctx.metrics.watchlist_ready.set(1)
+                log.info("watchlist loaded: %d entries from %s in %.2fs", len(ctx.watchlist),
+                         topic, time.monotonic() - started)
+            batches = await consumer.getmany(timeout_ms=500, max_records=5000)
+            for records in batches.values():
+                for rec in records:
+                    command = judge_command(rec.value, rec.key, rec.timestamp, max_ttl)
+                    done = apply_command(ctx, command, rec.key)
+                    ctx.metrics.watchlist_commands.labels(done).inc()
+            ctx.metrics.watchlist_entries.set(len(ctx.watchlist))
+            for tp in list(pending):
+                if await consumer.position(tp) >= pending[tp]:
+                    del pending[tp]
+    finally:
+        await consumer.stop()
+
+
+def audit_event(command: Command, source: dict[str, Any], at_ms: int) -> dict[str, Any]:
+    """Return the audit record of a watchlist command: the change, or the refusal."""
+    if isinstance(command, Rejected):
+        return {"type": "request_refused", "at": at_ms, "channel": "topic",
+                "reason": command.reason, "detail": command.detail, "source": source}
+    if isinstance(command, WatchlistDelete):
+        return {"type": "watchlist_change", "at": at_ms, "op": "delete",
+                "entry_id": command.entry_id, "requested_by": command.requested_by,
+                "reason": command.reason, "source": source}
+    return {"type": "watchlist_change", "at": at_ms, "op": "upsert", "entry_id": command.entry_id,
+            "requested_by": command.requested_by, "legal_basis": command.legal_basis,
+            "after": {"list": command.list, "subject_type": command.subject_type,
+                      "kind": command.kind, "key": command.key, "match": command.match,
+                      "priority": command.priority, "expires_at": command.expires_at},
+            "source": source}
+
+
+def register_watchlist(app: faust.App, ctx: WorkerContext) -> None:
+    """Register the global watchlist reader and the command auditing agent on `app`."""
+    topic = app.topic(ctx.topics.watchlist, key_type=bytes, value_type=bytes,
+                      key_serializer="raw", value_serializer="raw")
+    w = ctx.settings.worker
+
+    @app.task
+    async def read_watchlist() -> None:
+        while True:
+            try:
+                await _read_watchlist(ctx)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # The index keeps what it has; start over from the beginning after a pause.
+                log.exception("watchlist reader failed; restarting it")
+                await asyncio.sleep(1.0)
+
+    async def audit_commands(stream: faust.StreamT) -> None:
+        async for events in stream.take_events(w.batch_max_messages, within=w.batch_within_s):
+            out = []
+            for event in events:
+                msg = event.message
+                ts_ms = round(msg.timestamp * 1000)
+                command = judge_command(msg.value, msg.key, ts_ms,
+                                        ctx.settings.watchlist.max_ttl_days)
+                if command is None:
+                    continue
+                source = {"topic": msg.topic, "partition": msg.partition, "offset": msg.offset}
+                out.append(Outgoing(ctx.audit_topic, None,
+                                    dumps(audit_event(command, source, now_ms()))))
+                if isinstance(command, Rejected):
+                    ctx.metrics.rejected.labels("watchlist", command.reason).inc()
+                    out.append(Outgoing(ctx.deadletter_topic, msg.topic.encode(),
+                                        encode_deadletter(command, msg.value, msg.topic,
+                                                          msg.partition, msg.offset)))
+            await deliver(out, w.send_retries)
+
+    app.agent(topic, name="vigil.watchlist.audit")(audit_commands)

@@ -1,0 +1,236 @@
+"""The `vigil` command line."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from config.settings import Settings, SettingsError, load_settings
+from streams.broker import BrokerError, EmbeddedBroker, resolve_bootstrap
+
+# Field that becomes the message key, per input topic (the contract's "key" column).
+KEY_FIELDS = {"sensing": "sensor_id", "plates": "camera_id", "checkins": "property_id",
+              "watchlist": "entry_id"}
+
+
+def _lines(source: str) -> Iterator[tuple[int, bytes]]:
+    with contextlib.ExitStack() as stack:
+        stream: BinaryIO = (sys.stdin.buffer if source == "-"
+                            else stack.enter_context(Path(source).open("rb")))
+        for n, line in enumerate(stream, 1):
+            line = line.strip()
+            if line:
+                yield n, line
+
+
+def cmd_broker(settings: Settings, args: argparse.Namespace) -> int:
+    from streams.brokercheck import check_high_watermark, one_record_per_batch
+    from streams.topics import ensure_topics, topic_names
+
+    broker = EmbeddedBroker.from_settings(settings)
+    if args.action in ("start", "stop") and settings.kafka.bootstrap:
+        print(f"kafka.bootstrap is {settings.kafka.bootstrap}: no embedded broker is used",
+              file=sys.stderr)
+        return 2
+    if args.action == "start":
+        b = settings.broker
+        info = broker.start(b.host, b.port, b.start_timeout_s)
+        ensure_topics(info.bootstrap, settings)
+        print(f"broker running: pid {info.pid}, bootstrap {info.bootstrap}, log {info.log_file}")
+    elif args.action == "stop":
+        print("broker stopped" if broker.stop() else "no embedded broker was running")
+    elif args.action == "status":
+        if settings.kafka.bootstrap:
+            print(f"external cluster: {settings.kafka.bootstrap}")
+            return 0
+        info = broker.info()
+        print(f"running: pid {info.pid}, bootstrap {info.bootstrap}" if info else "not running")
+        return 0 if info else 3
+    else:  # check
+        bootstrap = resolve_bootstrap(settings)
+        ensure_topics(bootstrap, settings)
+        check = check_high_watermark(bootstrap, topic_names(settings).broker_check)
+        print(check.summary(one_record_per_batch(settings.kafka.one_record_per_batch, check)))
+    return 0
+
+
+def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    from streams.worker import run_worker
+
+    run_worker(settings)
+    return 0
+
+
+def cmd_watchlist_load(settings: Settings, args: argparse.Namespace) -> int:
+    from schemas.rejection import Rejected
+    from schemas.watchlist import decode_watchlist_command
+    from streams.clients import make_producer
+    from streams.topics import topic_names
+
+    topic = topic_names(settings).watchlist
+    producer = make_producer(settings)
+    sent = refused = 0
+    try:
+        futures = []
+        for n, line in _lines(args.file):
+            now = time.time_ns() // 1_000_000
+            cmd = decode_watchlist_command(line, None, now, settings.watchlist.max_ttl_days)
+            if isinstance(cmd, Rejected):
+                refused += 1
+                print(f"{args.file}:{n}: refused: {cmd.reason}: {cmd.detail}", file=sys.stderr)
+                continue
+            futures.append(producer.send(topic, key=cmd.entry_id.encode(), value=line))
+            sent += 1
+        producer.flush()
+        for f in futures:
+            f.get(timeout=30)
+    finally:
+        producer.close()
+    print(f"watchlist: {sent} commands sent to {topic}, {refused} refused")
+    return 1 if refused else 0
+
+
+def _message_key(short: str, line: bytes) -> bytes | None:
+    from schemas.json import loads
+
+    field = KEY_FIELDS.get(short)
+    try:
+        obj = loads(line)
+    except ValueError:
+        return None
+    value = obj.get(field) if isinstance(obj, dict) and field else None
+    return str(value).encode() if value is not None else None
+
+
+def cmd_produce(settings: Settings, args: argparse.Namespace) -> int:
+    from schemas.json import loads
+    from schemas.sensing import SENSING_CONTENT_TYPE, encode_sensing_batch
+    from streams.clients import make_producer
+    from streams.topics import CONTRACT_TOPICS, topic_names
+
+    names = topic_names(settings)
+    topic = names.resolve(args.topic)
+    short = next(k for k, v in CONTRACT_TOPICS.items() if topic.endswith(v))
+    producer = make_producer(settings)
+    count = 0
+    try:
+        if args.binary:
+            if short != "sensing":
+                print("--binary is for the sensing topic only", file=sys.stderr)
+                return 2
+            batch: list[dict] = []
+            headers = [("content-type", SENSING_CONTENT_TYPE.encode())]
+
+            def flush() -> None:
+                if batch:
+                    producer.send(topic, value=encode_sensing_batch(batch), headers=headers)
+                    batch.clear()
+
+            for _, line in _lines(args.file):
+                batch.append(loads(line))
+                count += 1
+                if len(batch) >= args.batch_size:
+                    flush()
+            flush()
+        else:
+            for _, line in _lines(args.file):
+                producer.send(topic, key=_message_key(short, line), value=line)
+                count += 1
+        producer.flush()
+    finally:
+        producer.close()
+    print(f"produced {count} records to {topic}", file=sys.stderr)
+    return 0
+
+
+def cmd_tail(settings: Settings, args: argparse.Namespace) -> int:
+    from kafka import KafkaConsumer
+
+    from streams.topics import topic_names
+
+    topic = topic_names(settings).resolve(args.topic)
+    consumer = KafkaConsumer(
+        topic, bootstrap_servers=resolve_bootstrap(settings), group_id=None,
+        auto_offset_reset="earliest" if args.from_beginning else "latest",
+        fetch_max_wait_ms=settings.kafka.fetch_max_wait_ms,
+        consumer_timeout_ms=int(args.timeout * 1000) if args.timeout else float("inf"),
+    )
+    shown = 0
+    try:
+        for msg in consumer:
+            sys.stdout.write(msg.value.decode("utf-8", "replace") + "\n")
+            sys.stdout.flush()
+            shown += 1
+            if args.max and shown >= args.max:
+                break
+    except KeyboardInterrupt:
+        pass
+    finally:
+        consumer.close()
+    return 0
+
+
+def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    from streams.demo import run_demo
+
+    return run_demo(settings, args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of `vigil`."""
+    p = argparse.ArgumentParser(prog="vigil", description="Real-time watchlist alerting engine.")
+    p.add_argument("--config", metavar="FILE", help="settings file (TOML, as config/defaults.toml)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("worker", help="run a worker").set_defaults(func=cmd_worker)
+
+    b = sub.add_parser("broker", help="the embedded broker (Tansu)")
+    b.add_argument("action", choices=["start", "stop", "status", "check"])
+    b.set_defaults(func=cmd_broker)
+
+    w = sub.add_parser("watchlist", help="watchlist commands")
+    wsub = w.add_subparsers(dest="action", required=True)
+    load = wsub.add_parser("load", help="send the commands of a JSON-lines file")
+    load.add_argument("file", metavar="FILE.jsonl", help="one command per line, - = stdin")
+    load.set_defaults(func=cmd_watchlist_load)
+
+    pr = sub.add_parser("produce", help="send records (one JSON value per line) to a topic")
+    pr.add_argument("topic", help="sensing, plates, checkins, watchlist (or vigil.<name>)")
+    pr.add_argument("file", nargs="?", default="-", help="input file, - (default) = stdin")
+    pr.add_argument("--binary", action="store_true",
+                    help="sensing only: pack the records into binary batches")
+    pr.add_argument("--batch-size", type=int, default=1000, help="records per binary batch")
+    pr.set_defaults(func=cmd_produce)
+
+    t = sub.add_parser("tail", help="print the messages of a topic (hits, deadletter, audit...)")
+    t.add_argument("topic")
+    t.add_argument("--from-beginning", action="store_true")
+    t.add_argument("--max", type=int, default=0, help="stop after this many messages")
+    t.add_argument("--timeout", type=float, default=0, help="stop after this many idle seconds")
+    t.set_defaults(func=cmd_tail)
+
+    d = sub.add_parser("demo", help="broker, worker, demo watchlist, synthetic traffic, live hits")
+    d.add_argument("--rate", type=float, default=2000, help="sightings per second")
+    d.add_argument("--duration", type=float, default=0, help="seconds to run (0 = until Ctrl-C)")
+    d.set_defaults(func=cmd_demo)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the `vigil` command line; return its exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings(args.config)
+        return args.func(settings, args) or 0
+    except (SettingsError, BrokerError) as exc:
+        print(exc, file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

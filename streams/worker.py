@@ -1,0 +1,44 @@
+"""Start one worker: check the broker, create topics, build the app, run it."""
+
+from __future__ import annotations
+
+import logging
+
+import faust
+
+from agents.context import WorkerContext
+from config.settings import Settings
+from streams.app import create_app
+from streams.broker import resolve_bootstrap
+from streams.brokercheck import check_high_watermark, one_record_per_batch
+from streams.metrics import build_metrics
+from streams.topics import ensure_topics, topic_names
+
+log = logging.getLogger("vigil.worker")
+
+
+def prepare_worker(settings: Settings) -> WorkerContext:
+    """Resolve the broker, create missing topics and run the broker check; return the context."""
+    bootstrap = resolve_bootstrap(settings)
+    topics = topic_names(settings)
+    ensure_topics(bootstrap, settings)
+    check = check_high_watermark(bootstrap, topics.broker_check)
+    one_per_batch = one_record_per_batch(settings.kafka.one_record_per_batch, check)
+    log.warning(check.summary(one_per_batch))
+    metrics = build_metrics()
+    metrics.broker_hwm_counts_batches.set(int(check.counts_batches))
+    metrics.producer_one_record_per_batch.set(int(one_per_batch))
+    return WorkerContext(settings=settings, bootstrap=bootstrap, topics=topics, metrics=metrics,
+                         one_record_per_batch=one_per_batch)
+
+
+def run_worker(settings: Settings) -> None:
+    """Run a worker in this process until it is stopped (SIGTERM or Ctrl-C)."""
+    logging.basicConfig(level=settings.worker.log_level.upper(),
+                        format="[%(asctime)s] %(levelname)s %(name)s: %(message)s")
+    # kafka-python logs every connection at INFO; only its problems matter here.
+    logging.getLogger("kafka").setLevel(logging.WARNING)
+    ctx = prepare_worker(settings)
+    app = create_app(ctx)
+    worker = faust.Worker(app, loglevel=settings.worker.log_level.upper())
+    worker.execute_from_commandline()

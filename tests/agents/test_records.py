@@ -1,0 +1,122 @@
+"""Batch handling of the record agents, without a broker: nothing raises, nothing vanishes."""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+
+import pytest
+
+from agents.context import WorkerContext
+from agents.delivery import Outgoing, deliver
+from agents.records import content_type, process_messages
+from config.settings import load_settings
+from schemas.json import dumps, loads
+from schemas.plates import decode_plate_reads
+from schemas.sensing import SENSING_CONTENT_TYPE, decode_sensing, encode_sensing_batch
+from schemas.watchlist import WatchlistEntry
+from streams.metrics import build_metrics
+from streams.topics import topic_names
+from tables.matching import find_plate_hits, find_sensing_hits
+
+FAR = 4_000_000_000_000
+
+
+def make_ctx(**env: str) -> WorkerContext:
+    settings = load_settings(env=env)
+    ctx = WorkerContext(settings=settings, bootstrap="x:1", topics=topic_names(settings),
+                        metrics=build_metrics(), one_record_per_batch=True)
+    ctx.hits_topic, ctx.deadletter_topic = "HITS", "DLQ"
+    ctx.watchlist.upsert(WatchlistEntry(
+        entry_id="W-1", list="l", subject_type="device", kind="mac", key="a45e60d1229f",
+        match="exact", priority=1, legal_basis="b", requested_by="r", expires_at=FAR))
+    return ctx
+
+
+def event(value: object, offset: int = 0, headers: object = None) -> SimpleNamespace:
+    return SimpleNamespace(message=SimpleNamespace(topic="vigil.sensing", partition=3,
+                                                   offset=offset, value=value, headers=headers))
+
+
+def sensing(events, ctx):
+    return process_messages(events, "sensing", decode_sensing, find_sensing_hits, ctx)
+
+
+def test_good_bad_and_binary_messages_in_one_batch() -> None:
+    ctx = make_ctx()
+    good = dumps({"sensor_id": "S-1", "ts": 5, "id_type": "mac", "device_id": "A45E60D1229F"})
+    binary = encode_sensing_batch([{"ts": 6, "sensor_id": 9, "id_type": "mac",
+                                    "device_id": "a45e60d1229f"}])
+    out = sensing([event(good, 0), event(b"\xff\xfe", 1),
+                   event(binary, 2, [("content-type", SENSING_CONTENT_TYPE.encode())])], ctx)
+    assert [(o.topic, o.key) for o in out] == [("HITS", b"W-1"), ("DLQ", b"vigil.sensing"),
+                                               ("HITS", b"W-1")]
+    letter = loads(out[1].value)
+    assert (letter["reason"], letter["partition"], letter["offset"]) == ("bad_json", 3, 1)
+    assert [loads(o.value)["location_id"] for o in (out[0], out[2])] == ["S-1", "S-000009"]
+
+
+def test_oversized_message_is_dead_lettered_unread() -> None:
+    ctx = make_ctx(VIGIL_WORKER_MAX_MESSAGE_BYTES="1024")
+    out = sensing([event(b"[" + b" " * 2000 + b"]")], ctx)
+    assert [loads(o.value)["reason"] for o in out] == ["too_large"]
+
+
+def test_a_failing_matcher_dead_letters_instead_of_raising() -> None:
+    ctx = make_ctx()
+
+    def broken(records, watchlist, now):
+        raise RuntimeError("bug")
+
+    read = dumps({"camera_id": "C-1", "ts": 5, "plate": "AB123"})
+    out = process_messages([event(read)], "plate", lambda v, _c: decode_plate_reads(v), broken,
+                           ctx)
+    (letter,) = [loads(o.value) for o in out]
+    assert letter["reason"] == "internal_error" and "RuntimeError: bug" in letter["detail"]
+    assert process_messages([event(read)], "plate", lambda v, _c: decode_plate_reads(v),
+                            find_plate_hits, ctx) == []
+
+
+@pytest.mark.parametrize("headers", [[("content-type", b"x/y")], {"Content-Type": b"x/y"}])
+def test_content_type_header_shapes(headers) -> None:
+    assert content_type(headers) == "x/y"
+    assert content_type(None) is None
+
+
+class FlakyTopic:
+    """Fails the first `failures` sends of each value, then succeeds."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.attempts: dict[bytes, int] = {}
+
+    async def send(self, key, value):
+        n = self.attempts[value] = self.attempts.get(value, 0) + 1
+        fut = asyncio.get_running_loop().create_future()
+        if n <= self.failures:
+            fut.set_exception(ConnectionError("broker away"))
+        else:
+            fut.set_result(n)
+        return fut
+
+
+def test_deliver_retries_failed_sends_until_acked() -> None:
+    topic = FlakyTopic(failures=2)
+    msgs = [Outgoing(topic, None, b"a"), Outgoing(topic, None, b"b")]
+    asyncio.run(deliver(msgs, retries=3, backoff_s=0))
+    assert topic.attempts == {b"a": 3, b"b": 3}
+
+
+def test_deliver_gives_up_without_returning_when_the_broker_never_acks() -> None:
+    topic = FlakyTopic(failures=99)
+
+    class GaveUp(Exception):
+        pass
+
+    def give_up():
+        raise GaveUp
+
+    with pytest.raises(GaveUp):
+        asyncio.run(deliver([Outgoing(topic, None, b"a")], retries=2, backoff_s=0,
+                            give_up=give_up))
+    assert topic.attempts == {b"a": 3}

@@ -1,0 +1,139 @@
+"""A Vigil deployment for one test: its own topic prefix, web port, run folder and worker."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+from config.settings import Settings, load_settings
+from schemas.json import dumps, loads
+from streams.broker import free_port, terminate_pid
+from streams.brokercheck import kafka_python_producer_kwargs
+from streams.clients import needs_one_record_per_batch
+from streams.topics import ensure_topics, topic_names
+
+READY_TIMEOUT_S = 60
+
+
+class Deployment:
+    """Topics behind a unique prefix on the shared test broker, and a worker to start and kill."""
+
+    def __init__(self, bootstrap: str, run_dir: Path, **overrides: str) -> None:
+        self.run_dir = run_dir
+        run_dir.mkdir(parents=True, exist_ok=True)
+        env = {
+            "VIGIL_KAFKA_BOOTSTRAP": bootstrap,
+            "VIGIL_KAFKA_TOPIC_PREFIX": f"t{uuid.uuid4().hex[:10]}.",
+            "VIGIL_WORKER_WEB_PORT": str(free_port()),
+            "VIGIL_BROKER_RUN_DIR": str(run_dir),
+            "VIGIL_WORKER_BATCH_WITHIN_S": "0.02",
+            **{f"VIGIL_{k.upper()}": v for k, v in overrides.items()},
+        }
+        self.settings: Settings = load_settings(env=env)
+        self.bootstrap = bootstrap
+        self.topics = topic_names(self.settings)
+        ensure_topics(bootstrap, self.settings)
+        self.producer = KafkaProducer(
+            bootstrap_servers=bootstrap, acks="all",
+            **kafka_python_producer_kwargs(needs_one_record_per_batch(self.settings, bootstrap)))
+        self.worker: subprocess.Popen | None = None
+        self.log_path = run_dir / "worker.log"
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.settings.worker.web_host}:{self.settings.worker.web_port}"
+
+    # -- worker ---------------------------------------------------------------------------
+    def start_worker(self) -> float:
+        """Start the worker and wait until /readyz says ready; return the seconds it took."""
+        env = {**os.environ, **self.settings.as_env()}
+        with self.log_path.open("ab") as log:
+            self.worker = subprocess.Popen(
+                [sys.executable, "-m", "streams.cli", "worker"], env=env, stdout=log,
+                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        started = time.monotonic()
+        while time.monotonic() - started < READY_TIMEOUT_S:
+            if self.worker.poll() is not None:
+                raise AssertionError(f"worker exited {self.worker.returncode}:\n{self.log_tail()}")
+            if self.http_status("/readyz") == 200:
+                return time.monotonic() - started
+            time.sleep(0.1)
+        raise AssertionError(f"worker not ready in {READY_TIMEOUT_S}s:\n{self.log_tail()}")
+
+    def kill_worker(self) -> None:
+        """SIGKILL the worker, as a crash would."""
+        assert self.worker is not None
+        os.kill(self.worker.pid, signal.SIGKILL)
+        self.worker.wait(10)
+        self.worker = None
+
+    def stop_worker(self) -> None:
+        """Stop the worker by its pid (SIGTERM, then SIGKILL)."""
+        if self.worker is not None:
+            terminate_pid(self.worker.pid, 15)
+            self.worker = None
+
+    def log_tail(self, lines: int = 40) -> str:
+        with contextlib.suppress(OSError):
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        return ""
+
+    def http_status(self, path: str) -> int | None:
+        try:
+            with urllib.request.urlopen(self.base_url + path, timeout=2) as resp:
+                return resp.status
+        except urllib.error.HTTPError as exc:
+            return exc.code
+        except OSError:
+            return None
+
+    def http_text(self, path: str) -> str:
+        with urllib.request.urlopen(self.base_url + path, timeout=5) as resp:
+            return resp.read().decode()
+
+    # -- topics ---------------------------------------------------------------------------
+    def send(self, short: str, value: bytes | dict | list, key: str | None = None,
+             headers: list[tuple[str, bytes]] | None = None) -> None:
+        """Produce one message to an input topic and wait for the broker's ack."""
+        data = value if isinstance(value, bytes) else dumps(value)
+        fut = self.producer.send(getattr(self.topics, short), value=data,
+                                 key=key.encode() if key else None, headers=headers or [])
+        self.producer.flush()
+        fut.get(timeout=10)
+
+    def read_until(self, short: str, done: Callable[[list[Any]], bool],
+                   timeout_s: float = 10.0) -> list[Any]:
+        """Read a topic from its beginning (JSON values) until `done(values)` or the timeout."""
+        topic = getattr(self.topics, short)
+        consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None,
+                                 enable_auto_commit=False)
+        try:
+            parts = consumer.partitions_for_topic(topic) or set()
+            tps = [TopicPartition(topic, p) for p in parts]
+            consumer.assign(tps)
+            consumer.seek_to_beginning(*tps)
+            values: list[Any] = []
+            deadline = time.monotonic() + timeout_s
+            while time.monotonic() < deadline:
+                for records in consumer.poll(timeout_ms=200).values():
+                    values.extend(loads(r.value) for r in records)
+                if done(values):
+                    break
+            return values
+        finally:
+            consumer.close()
+
+    def close(self) -> None:
+        self.stop_worker()
+        self.producer.close()

@@ -1,0 +1,70 @@
+"""The broker check, and the embedded broker's lifecycle through the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from agents.context import WorkerContext
+from config.settings import load_settings
+from streams.app import create_app
+from streams.broker import EmbeddedBroker, pid_alive
+from streams.brokercheck import check_high_watermark
+from streams.topics import ensure_topics, topic_names
+from streams.worker import prepare_worker
+
+pytestmark = pytest.mark.integration
+
+
+def test_check_reports_the_defect_and_switches_the_workaround_on(
+        bootstrap: str, embedded: bool, tmp_path: Path) -> None:
+    settings = load_settings(env={"VIGIL_KAFKA_BOOTSTRAP": bootstrap,
+                                  "VIGIL_KAFKA_TOPIC_PREFIX": f"chk{os.getpid()}.",
+                                  "VIGIL_BROKER_RUN_DIR": str(tmp_path)})
+    ensure_topics(bootstrap, settings)
+    # Twice: the second run sees a topic that already holds data.
+    for _ in range(2):
+        check = check_high_watermark(bootstrap, topic_names(settings).broker_check)
+        assert check.counts_batches is embedded  # Tansu has the defect, Apache Kafka does not
+
+    ctx: WorkerContext = prepare_worker(settings)
+    assert ctx.one_record_per_batch is embedded
+    assert ctx.metrics.producer_one_record_per_batch._value.get() == float(embedded)
+    assert ctx.metrics.broker_hwm_counts_batches._value.get() == float(embedded)
+    app = create_app(ctx)
+    assert (app.conf.producer_max_batch_size == 1) is embedded
+
+
+def _vigil(run_dir: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "VIGIL_BROKER_RUN_DIR": str(run_dir)}
+    env.pop("VIGIL_BOOTSTRAP", None)
+    return subprocess.run([sys.executable, "-m", "streams.cli", *args], env=env,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_cli_starts_checks_and_stops_its_own_broker(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    try:
+        started = _vigil(run_dir, "broker", "start")
+        assert started.returncode == 0, started.stderr
+        info = json.loads((run_dir / "broker.json").read_text())
+        assert pid_alive(info["pid"])
+        assert (run_dir / "broker.log").exists()
+        status = _vigil(run_dir, "broker", "status")
+        assert status.returncode == 0 and f"pid {info['pid']}" in status.stdout
+        check = _vigil(run_dir, "broker", "check")
+        assert "high watermark counts batches, not records" in check.stdout
+        assert "one record per produce batch is ON" in check.stdout
+        again = _vigil(run_dir, "broker", "start")  # idempotent: the same broker
+        assert f"pid {info['pid']}" in again.stdout
+        stopped = _vigil(run_dir, "broker", "stop")
+        assert stopped.returncode == 0 and "stopped" in stopped.stdout
+        assert not pid_alive(info["pid"])
+        assert _vigil(run_dir, "broker", "status").returncode == 3
+    finally:
+        EmbeddedBroker(run_dir).stop()

@@ -1,0 +1,32 @@
+"""A worker killed with SIGKILL comes back with its watchlist, rebuilt from the topic."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.integration.test_end_to_end import hits_for, now_ms, sighting, upsert
+
+pytestmark = pytest.mark.integration
+
+
+def test_watchlist_survives_sigkill(deployment_factory) -> None:
+    d = deployment_factory()
+    d.send("watchlist", upsert("W-KEEP", key="0a0b0c0d0e0f"), key="W-KEEP")
+    d.send("watchlist", upsert("W-GONE", key="1a1b1c1d1e1f"), key="W-GONE")
+    d.send("watchlist", {"op": "delete", "entry_id": "W-GONE", "requested_by": "unit-17",
+                         "reason": "found"}, key="W-GONE")
+    d.start_worker()
+    ts = now_ms()
+    d.send("sensing", sighting("0a0b0c0d0e0f", ts, sensor="S-1"), key="S-1")
+    assert [h["observed_ts"] for h in hits_for(d, "W-KEEP")] == [ts]
+
+    d.kill_worker()
+    d.start_worker()
+
+    # Same sensor key, so one partition, in order: the deleted entry first, the kept one last.
+    ts2 = now_ms() + 1
+    d.send("sensing", sighting("1a1b1c1d1e1f", ts2, sensor="S-1"), key="S-1")
+    d.send("sensing", sighting("0a0b0c0d0e0f", ts2 + 1, sensor="S-1"), key="S-1")
+    hits = d.read_until("hits", lambda vs: any(v["observed_ts"] == ts2 + 1 for v in vs), 30)
+    assert any(h["entry_id"] == "W-KEEP" and h["observed_ts"] == ts2 + 1 for h in hits)
+    assert not [h for h in hits if h["entry_id"] == "W-GONE"]

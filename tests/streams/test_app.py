@@ -1,0 +1,45 @@
+"""The worker's Faust app is configured as the broker needs, without a broker."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiokafka
+
+from agents.context import WorkerContext
+from config.settings import load_settings
+from streams.app import create_app
+from streams.metrics import build_metrics
+from streams.topics import topic_names
+
+
+def make_app(one_record_per_batch: bool, **env: str):
+    settings = load_settings(env={"VIGIL_KAFKA_BOOTSTRAP": "127.0.0.1:1", **env})
+    ctx = WorkerContext(settings=settings, bootstrap="127.0.0.1:1", topics=topic_names(settings),
+                        metrics=build_metrics(), one_record_per_batch=one_record_per_batch)
+    return create_app(ctx)
+
+
+def test_producer_batches_follow_the_broker_check() -> None:
+    assert make_app(True).conf.producer_max_batch_size == 1
+    assert make_app(False).conf.producer_max_batch_size > 1
+
+
+def test_worker_consumer_uses_the_configured_fetch_wait() -> None:
+    app = make_app(True, VIGIL_KAFKA_FETCH_MAX_WAIT_MS="77")
+
+    async def build() -> aiokafka.AIOKafkaConsumer:
+        thread = app.consumer._new_consumer_thread()
+        return thread._create_worker_consumer(app.transport)
+
+    consumer = asyncio.run(build())
+    # Faust itself would have set 1500 ms, which Tansu turns into up to ~0.75 s of delay.
+    assert consumer._fetch_max_wait_ms == 77
+
+
+def test_app_ids_and_topics_follow_the_prefix() -> None:
+    app = make_app(True, VIGIL_KAFKA_TOPIC_PREFIX="blue.")
+    assert app.conf.id == "blue.vigil"
+    consumed = {t for agent in app.agents.values() for t in agent.channel.topics}
+    assert consumed == {"blue.vigil.sensing", "blue.vigil.plates", "blue.vigil.checkins",
+                        "blue.vigil.watchlist"}

@@ -1,0 +1,99 @@
+"""The watchlist table and the simple matchers, against a plain-Python reference."""
+
+from __future__ import annotations
+
+import hypothesis.strategies as st
+import numpy as np
+from hypothesis import given
+
+from schemas.checkins import CheckIn
+from schemas.normalize import OCR_CLASSES
+from schemas.plates import PlateRead
+from schemas.sensing import SensingBatch
+from schemas.watchlist import WatchlistEntry
+from tables.matching import find_checkin_hits, find_plate_hits, find_sensing_hits
+from tables.watchlist import Watchlist
+
+NOW = 1_795_000_000_000
+
+
+def entry(entry_id: str, subject_type: str, kind: str, key: str, match: str = "exact",
+          expires_at: int = NOW + 1000) -> WatchlistEntry:
+    return WatchlistEntry(entry_id=entry_id, list="l", subject_type=subject_type, kind=kind,
+                          key=key, match=match, priority=2, legal_basis="b", requested_by="r",
+                          expires_at=expires_at)
+
+
+def same_class(a: str, b: str) -> bool:
+    """Reference rule: equal, or in one confusion class."""
+    return a == b or any(a in cls and b in cls for cls in OCR_CLASSES)
+
+
+def plate_matches(entry: WatchlistEntry, read: str) -> str | None:
+    """Reference plate matcher, character by character."""
+    if entry.key == read:
+        return "exact"
+    if entry.match == "ocr-tolerant" and len(entry.key) == len(read) and all(
+            same_class(a, b) for a, b in zip(entry.key, read, strict=True)):
+        return "ocr-tolerant"
+    return None
+
+
+PLATE_CHARS = "鲁京K0ODQ1IL2Z5S6G8B7AX"
+plates = st.text(alphabet=PLATE_CHARS, min_size=1, max_size=4)
+
+
+@given(keys=st.lists(st.tuples(plates, st.sampled_from(["exact", "ocr-tolerant"]),
+                               st.booleans()), max_size=8),
+       reads=st.lists(plates, max_size=8), deletes=st.sets(st.integers(0, 7)))
+def test_plate_matching_equals_reference(keys, reads, deletes) -> None:
+    wl = Watchlist()
+    live = []
+    for i, (key, match, expired) in enumerate(keys):
+        e = entry(f"W-{i}", "plate", "", key, match, NOW - 1 if expired else NOW + 1)
+        wl.upsert(e)
+        if i in deletes:
+            wl.delete(e.entry_id)
+        elif not expired:
+            live.append(e)
+    batch = [PlateRead(camera_id="C-1", ts=NOW, plate=r, plate_norm=r, confidence=None,
+                       country=None) for r in reads]
+    got = [(h.entry_id, h.observed["plate"], h.match) for h in find_plate_hits(batch, wl, NOW)]
+    expected = [(e.entry_id, r, m) for r in reads
+                for e in sorted(live, key=lambda e: e.entry_id)
+                if (m := plate_matches(e, r)) is not None]
+    assert got == expected
+
+
+def test_upsert_replaces_and_moves_the_index() -> None:
+    wl = Watchlist()
+    wl.upsert(entry("W-1", "device", "mac", "aaaaaaaaaaaa"))
+    before = wl.upsert(entry("W-1", "device", "mac", "bbbbbbbbbbbb"))
+    assert before is not None and before.key == "aaaaaaaaaaaa"
+    assert wl.lookup(("device", "mac", "aaaaaaaaaaaa"), NOW) == []
+    assert [e.entry_id for e in wl.lookup(("device", "mac", "bbbbbbbbbbbb"), NOW)] == ["W-1"]
+    assert len(wl) == 1
+
+
+def test_expired_entry_stops_matching_at_expires_at() -> None:
+    wl = Watchlist()
+    wl.upsert(entry("W-1", "device", "mac", "aaaaaaaaaaaa", expires_at=NOW))
+    assert wl.lookup(("device", "mac", "aaaaaaaaaaaa"), NOW - 1) != []
+    assert wl.lookup(("device", "mac", "aaaaaaaaaaaa"), NOW) == []
+
+
+def test_sensing_and_checkin_hits_match_on_kind_and_key() -> None:
+    wl = Watchlist()
+    wl.upsert(entry("W-MAC", "device", "mac", "aaaaaaaaaaaa"))
+    wl.upsert(entry("W-DOC", "document", "passport", "E1234567"))
+    batch = SensingBatch(
+        ts=np.array([NOW, NOW + 1], dtype=np.int64), id_type=np.array([1, 4], dtype=np.uint8),
+        device_id=np.array([b"aaaaaaaaaaaa", b"AAAAAAAAAAAA"], dtype="S32"),
+        rssi=np.array([-50, -50], dtype=np.int16), sensor_num=np.array([5, 6], dtype=np.uint32),
+        sensor_name=None)
+    hits = find_sensing_hits(batch, wl, NOW)
+    assert [(h.entry_id, h.location_id, h.observed_ts) for h in hits] == [("W-MAC", "S-000005",
+                                                                          NOW)]
+    checkins = [CheckIn("P-1", NOW, "passport", "E1234567"), CheckIn("P-1", NOW, "other",
+                                                                     "E1234567")]
+    assert [h.entry_id for h in find_checkin_hits(checkins, wl, NOW)] == ["W-DOC"]
