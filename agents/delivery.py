@@ -32,6 +32,16 @@ def _exit_unacked() -> None:
     os._exit(70)
 
 
+async def _send(message: Outgoing) -> asyncio.Future:
+    """Queue `message`; a send that raises at once becomes a failed future, to be retried."""
+    try:
+        return await message.topic.send(key=message.key, value=message.value)
+    except Exception as exc:
+        failed = asyncio.get_running_loop().create_future()
+        failed.set_exception(exc)
+        return failed
+
+
 async def deliver(
     messages: Sequence[Outgoing],
     retries: int,
@@ -41,7 +51,7 @@ async def deliver(
     """Produce `messages` and wait for the broker's acks; retry failures, then `give_up`."""
     pending = list(messages)
     for attempt in range(retries + 1):
-        futures = [await m.topic.send(key=m.key, value=m.value) for m in pending]
+        futures = [await _send(m) for m in pending]
         results = await asyncio.gather(*futures, return_exceptions=True)
         pending = [m for m, r in zip(pending, results, strict=True) if isinstance(r, BaseException)]
         if not pending:

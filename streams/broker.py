@@ -67,9 +67,10 @@ def _is_our_broker(info: BrokerInfo) -> bool:
     )
 
 
-def port_open(host: str, port: int) -> bool:
+def port_open(host: str, port: int, timeout_s: float = 0.5) -> bool:
+    """Return True when a TCP connection to host:port succeeds within `timeout_s`."""
     try:
-        with socket.create_connection((host, port), timeout=0.5):
+        with socket.create_connection((host, port), timeout=timeout_s):
             return True
     except OSError:
         return False
@@ -169,6 +170,11 @@ def terminate_pid(pid: int, timeout_s: float = 10.0) -> None:
 def resolve_bootstrap(settings: Settings) -> str:
     """Return the bootstrap servers: the configured cluster, else the running embedded broker."""
     if settings.kafka.bootstrap:
+        servers = [s.rsplit(":", 1) for s in settings.kafka.bootstrap.split(",")]
+        # Kafka clients retry for half a minute before they say the cluster is not there.
+        if not any(port_open(host, int(port), 2.0) for host, port in servers):
+            raise BrokerError(f"no broker answers at {settings.kafka.bootstrap} "
+                              "(kafka.bootstrap / VIGIL_BOOTSTRAP)")
         return settings.kafka.bootstrap
     info = EmbeddedBroker.from_settings(settings).info()
     if info is None:

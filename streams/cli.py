@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from kafka.errors import KafkaError
+
 from config.settings import Settings, SettingsError, load_settings
 from streams.broker import BrokerError, EmbeddedBroker, resolve_bootstrap
 
@@ -223,12 +225,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the `vigil` command line; return its exit status."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    # argparse fills an optional positional before the flags that follow it, so in
+    # `vigil produce sensing --binary FILE` the FILE is left over; give it its place.
+    if extra and args.command == "produce" and len(extra) == 1 and args.file == "-":
+        args.file = extra[0]
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         settings = load_settings(args.config)
         return args.func(settings, args) or 0
     except (SettingsError, BrokerError) as exc:
         print(exc, file=sys.stderr)
+        return 2
+    except KafkaError as exc:
+        print(f"kafka: {type(exc).__name__}: {exc} (is the broker up? see `vigil broker status`)",
+              file=sys.stderr)
         return 2
 
 

@@ -93,6 +93,8 @@ class FlakyTopic:
     async def send(self, key, value):
         n = self.attempts[value] = self.attempts.get(value, 0) + 1
         fut = asyncio.get_running_loop().create_future()
+        if n == 1:
+            raise BufferError("queue full")  # raised by send itself, not by its future
         if n <= self.failures:
             fut.set_exception(ConnectionError("broker away"))
         else:

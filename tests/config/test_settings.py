@@ -72,6 +72,18 @@ def test_as_env_round_trips() -> None:
     assert load_settings(env=s.as_env()) == s
 
 
+def test_cli_reports_unreachable_cluster_in_one_line(capsys: pytest.CaptureFixture[str],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from streams.broker import free_port
+    from streams.cli import main
+
+    monkeypatch.setenv("VIGIL_BOOTSTRAP", f"127.0.0.1:{free_port()}")
+    monkeypatch.setenv("VIGIL_BROKER_RUN_DIR", "unused")
+    assert main(["broker", "check"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("no broker answers at 127.0.0.1:") and "\n" not in err
+
+
 def test_cli_reports_bad_value_in_one_line(capsys: pytest.CaptureFixture[str],
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     from streams.cli import main

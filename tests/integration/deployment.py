@@ -98,6 +98,10 @@ class Deployment:
         except OSError:
             return None
 
+    def watchlist_entries(self) -> int:
+        """Return how many entries the worker's index holds (from /readyz)."""
+        return loads(self.http_text("/readyz"))["watchlist_entries"]
+
     def http_text(self, path: str) -> str:
         with urllib.request.urlopen(self.base_url + path, timeout=5) as resp:
             return resp.read().decode()

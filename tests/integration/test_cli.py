@@ -1,0 +1,68 @@
+"""The command line as a user runs it: load a watchlist, produce records, tail hits; the demo."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from schemas.json import dumps, loads
+from streams.broker import free_port, pid_alive
+from tests.integration.test_end_to_end import now_ms, sighting, upsert
+
+pytestmark = pytest.mark.integration
+
+
+def vigil(env: dict[str, str], *args: str, stdin: bytes | None = None,
+          timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "streams.cli", *args], input=stdin,
+                          env={**os.environ, **env}, capture_output=True, timeout=timeout)
+
+
+def test_load_produce_and_tail(deployment_factory, tmp_path: Path) -> None:
+    d = deployment_factory()
+    env = d.settings.as_env()
+    entries = tmp_path / "entries.jsonl"
+    entries.write_text("\n".join([
+        dumps(upsert("W-CLI", key="aa:bb:cc:dd:ee:01")).decode(),
+        dumps(upsert("W-NOEXP", key="aabbccddee02", expires_at=None)).decode(),
+        "",
+    ]))
+    loaded = vigil(env, "watchlist", "load", str(entries))
+    assert loaded.returncode == 1  # one line refused
+    assert f"{entries}:2: refused: no_expiry" in loaded.stderr.decode()
+    assert "1 commands sent" in loaded.stdout.decode()
+
+    d.start_worker()
+    ts = now_ms()
+    rec = sighting("aabbccddee01", ts, sensor="x") | {"sensor_id": 77}
+    produced = vigil(env, "produce", "sensing", "--binary", "-", stdin=dumps(rec) + b"\n")
+    assert produced.returncode == 0, produced.stderr.decode()
+
+    tailed = vigil(env, "tail", "hits", "--from-beginning", "--max", "1", "--timeout", "20")
+    (hit,) = [loads(line) for line in tailed.stdout.splitlines()]
+    assert (hit["entry_id"], hit["location_id"], hit["observed_ts"]) == ("W-CLI", "S-000077", ts)
+
+
+def test_demo_shows_hits_and_stops_what_it_started(embedded: bool, tmp_path: Path) -> None:
+    env = {"VIGIL_BROKER_RUN_DIR": str(tmp_path / "run"),
+           "VIGIL_WORKER_WEB_PORT": str(free_port()),
+           "VIGIL_KAFKA_TOPIC_PREFIX": f"demo{uuid.uuid4().hex[:8]}."}
+    if embedded:
+        env["VIGIL_BOOTSTRAP"] = ""
+    done = vigil(env, "demo", "--duration", "6", timeout=180)
+    out = done.stdout.decode()
+    assert done.returncode == 0, out + done.stderr.decode()
+    assert re.search(r"^HIT P[123] ", out, re.M), out
+    worker_pid = int(re.search(r"worker pid (\d+)", out).group(1))
+    assert f"worker {worker_pid} stopped" in out
+    assert not pid_alive(worker_pid)
+    if embedded:
+        broker_pid = int(re.search(r"embedded broker \(Tansu\) pid (\d+)", out).group(1))
+        assert "embedded broker stopped" in out
+        assert not pid_alive(broker_pid)
