@@ -96,8 +96,15 @@ async def _read_watchlist(ctx: WorkerContext) -> None:
         await consumer.stop()
 
 
-def audit_event(command: Command, source: dict[str, Any], at_ms: int) -> dict[str, Any]:
-    """Return the audit record of a watchlist command: the change, or the refusal."""
+def audit_event(command: Command | None, key: bytes | None, source: dict[str, Any],
+                at_ms: int) -> dict[str, Any]:
+    """Return the audit record of a watchlist record: the change, the refusal, or a tombstone."""
+    if command is None:
+        # Workers honour tombstones (after compaction the log says the entry is gone
+        # anyway), but nobody is named for them: record that plainly.
+        return {"type": "watchlist_change", "at": at_ms, "op": "tombstone",
+                "entry_id": key.decode("utf-8", "replace") if key else None,
+                "requested_by": None, "source": source}
     if isinstance(command, Rejected):
         return {"type": "request_refused", "at": at_ms, "channel": "topic",
                 "reason": command.reason, "detail": command.detail, "source": source}
@@ -139,11 +146,9 @@ def register_watchlist(app: faust.App, ctx: WorkerContext) -> None:
                 ts_ms = round(msg.timestamp * 1000)
                 command = judge_command(msg.value, msg.key, ts_ms,
                                         ctx.settings.watchlist.max_ttl_days)
-                if command is None:
-                    continue
                 source = {"topic": msg.topic, "partition": msg.partition, "offset": msg.offset}
                 out.append(Outgoing(ctx.audit_topic, None,
-                                    dumps(audit_event(command, source, now_ms()))))
+                                    dumps(audit_event(command, msg.key, source, now_ms()))))
                 if isinstance(command, Rejected):
                     ctx.metrics.rejected.labels("watchlist", command.reason).inc()
                     out.append(Outgoing(ctx.deadletter_topic, msg.topic.encode(),

@@ -107,10 +107,10 @@ class Deployment:
             return resp.read().decode()
 
     # -- topics ---------------------------------------------------------------------------
-    def send(self, short: str, value: bytes | dict | list, key: str | None = None,
+    def send(self, short: str, value: bytes | dict | list | None, key: str | None = None,
              headers: list[tuple[str, bytes]] | None = None) -> None:
-        """Produce one message to an input topic and wait for the broker's ack."""
-        data = value if isinstance(value, bytes) else dumps(value)
+        """Produce one message (None: a tombstone) to a topic and wait for the broker's ack."""
+        data = value if value is None or isinstance(value, bytes) else dumps(value)
         fut = self.producer.send(getattr(self.topics, short), value=data,
                                  key=key.encode() if key else None, headers=headers or [])
         self.producer.flush()

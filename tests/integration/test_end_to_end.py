@@ -171,6 +171,20 @@ def test_checkin_hits_on_document(deployment: Deployment) -> None:
     assert hit["source"] == "checkin" and hit["location_id"] == "P-7781"
 
 
+def test_tombstone_removes_the_entry_and_is_audited(deployment: Deployment) -> None:
+    add_entry(deployment, upsert("W-TOMB", key="0c0c0c0c0c0c"))
+    before = deployment.watchlist_entries()
+    deployment.send("watchlist", None, key="W-TOMB")
+    audit = deployment.read_until(
+        "audit", lambda vs: any(v.get("op") == "tombstone" for v in vs))
+    assert [(v["entry_id"], v["requested_by"]) for v in audit if v.get("op") == "tombstone"] == [
+        ("W-TOMB", None)]
+    deadline = time.monotonic() + 10
+    while deployment.watchlist_entries() != before - 1:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+
 def test_health_readiness_and_broker_check_metrics(deployment: Deployment, embedded: bool) -> None:
     assert deployment.http_status("/healthz") == 200
     assert deployment.http_status("/readyz") == 200

@@ -1,0 +1,58 @@
+"""Applying and auditing watchlist records, without a broker."""
+
+from __future__ import annotations
+
+from agents.context import WorkerContext
+from agents.watchlist import apply_command, audit_event, judge_command
+from config.settings import load_settings
+from schemas.json import dumps
+from schemas.rejection import Rejected
+from streams.metrics import build_metrics
+from streams.topics import topic_names
+
+T0 = 1_795_000_000_000
+DAY = 86_400_000
+
+
+def ctx() -> WorkerContext:
+    s = load_settings(env={})
+    return WorkerContext(settings=s, bootstrap="x:1", topics=topic_names(s),
+                         metrics=build_metrics(), one_record_per_batch=True)
+
+
+def upsert(**over) -> bytes:
+    return dumps({"op": "upsert", "entry_id": "W-1", "list": "l", "subject_type": "plate",
+                  "key": "AB 123", "priority": 1, "legal_basis": "b", "requested_by": "r",
+                  "expires_at": T0 + DAY, **over})
+
+
+def test_commands_are_judged_by_their_own_timestamp() -> None:
+    # Valid when written; a replay a year later judges it the same way.
+    assert not isinstance(judge_command(upsert(), b"W-1", T0, 90), Rejected)
+    late = judge_command(upsert(), b"W-1", T0 + 2 * DAY, 90)
+    assert isinstance(late, Rejected) and late.reason == "expired"
+
+
+def test_apply_upsert_delete_tombstone_and_refusal() -> None:
+    c = ctx()
+    assert apply_command(c, judge_command(upsert(), b"W-1", T0, 90), b"W-1") == "upsert"
+    assert c.watchlist.get("W-1").key == "AB123"
+    bad = judge_command(upsert(entry_id="W-2", legal_basis=" "), b"W-2", T0, 90)
+    assert apply_command(c, bad, b"W-2") == "rejected" and c.watchlist.get("W-2") is None
+    delete = dumps({"op": "delete", "entry_id": "W-1", "requested_by": "r", "reason": "found"})
+    assert apply_command(c, judge_command(delete, b"W-1", T0, 90), b"W-1") == "delete"
+    assert len(c.watchlist) == 0
+    apply_command(c, judge_command(upsert(), b"W-1", T0, 90), b"W-1")
+    assert apply_command(c, judge_command(None, b"W-1", T0, 90), b"W-1") == "tombstone"
+    assert len(c.watchlist) == 0
+
+
+def test_every_kind_of_record_leaves_an_audit_event() -> None:
+    src = {"topic": "vigil.watchlist", "partition": 0, "offset": 7}
+    change = audit_event(judge_command(upsert(), b"W-1", T0, 90), b"W-1", src, T0)
+    assert (change["type"], change["op"], change["after"]["key"]) == (
+        "watchlist_change", "upsert", "AB123")
+    refused = audit_event(judge_command(upsert(priority=9), b"W-1", T0, 90), b"W-1", src, T0)
+    assert (refused["type"], refused["reason"]) == ("request_refused", "bad_priority")
+    tomb = audit_event(None, b"W-1", src, T0)
+    assert (tomb["op"], tomb["entry_id"], tomb["requested_by"]) == ("tombstone", "W-1", None)
