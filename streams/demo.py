@@ -79,6 +79,8 @@ async def _stream(settings: Settings, bootstrap: str, rate: float, duration: flo
                             fetch_max_wait_ms=settings.kafka.fetch_max_wait_ms)
     await producer.start()
     await hits.start()
+    for tp in hits.assignment():  # fix "latest" now, so no hit from here on is skipped
+        await hits.position(tp)
     rng = random.Random(7)
     now = time.time_ns() // 1_000_000
     commands = demo_watchlist(rng, now)
