@@ -183,6 +183,12 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     return run_demo(settings, args)
 
 
+def cmd_loadtest_startup(settings: Settings, args: argparse.Namespace) -> int:
+    from loadtest.startup import run
+
+    return run(settings, args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of `vigil`."""
     p = argparse.ArgumentParser(prog="vigil", description="Real-time watchlist alerting engine.")
@@ -220,6 +226,13 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--rate", type=float, default=2000, help="sightings per second")
     d.add_argument("--duration", type=float, default=0, help="seconds to run (0 = until Ctrl-C)")
     d.set_defaults(func=cmd_demo)
+    lt = sub.add_parser("loadtest", help="measurements (not tests)")
+    ltsub = lt.add_subparsers(dest="action", required=True)
+    st = ltsub.add_parser("startup", help="worker start-up, SIGKILL recovery, hit latency")
+    st.add_argument("--runs", type=int, default=3)
+    st.add_argument("--sightings", type=int, default=20, help="latency samples per run")
+    st.add_argument("--json", metavar="PATH", help="write the figures as JSON")
+    st.set_defaults(func=cmd_loadtest_startup)
     return p
 
 

@@ -7,8 +7,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from loadtest.deployment import Deployment
 from streams.broker import EmbeddedBroker
-from tests.integration.deployment import Deployment
 
 pytestmark = pytest.mark.integration
 

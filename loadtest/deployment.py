@@ -1,4 +1,8 @@
-"""A Vigil deployment for one test: its own topic prefix, web port, run folder and worker."""
+"""A Vigil deployment on a broker: its own topic prefix, web port, run folder and worker.
+
+Used by the integration tests and the load tests, so that both start, feed and read a
+worker the same way.
+"""
 
 from __future__ import annotations
 
