@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from schemas.normalize import DOC_TYPES, national_id_ok, normalize_doc_number
+from schemas.normalize import DOC_TYPES, check_digit_ok, normalize_doc_number
 from schemas.records import (
     Invalid,
     decode_records,
@@ -45,6 +45,6 @@ def _parse_checkin(obj: dict[str, Any]) -> CheckIn:
     # Details name the rule, never the number: they reach logs, and a number names a person.
     if doc_number is None:
         raise Invalid("bad_doc_number", "doc_number: expected 1-32 characters once normalised")
-    if doc_type == "national_id" and not national_id_ok(doc_number):
+    if not check_digit_ok(doc_type, doc_number):
         raise Invalid("bad_check_digit", "doc_number: fails the GB 11643 check digit")
     return CheckIn(property_id=property_id, ts=ts, doc_type=doc_type, doc_number=doc_number)

@@ -88,10 +88,12 @@ def gb11643_valid(number: str) -> bool:
     return number[17] == _GB11643_CHECK[total % 11]
 
 
-def national_id_ok(doc_number: str) -> bool:
-    """Tell whether a normalised national_id passes the contract's check-digit rule.
+def check_digit_ok(doc_type: str, doc_number: str) -> bool:
+    """Tell whether a normalised document number passes the contract's check-digit rule.
 
-    Only 18-character numbers carry a GB 11643 check digit; other lengths (old 15-digit
-    ids, foreign national ids) have none to check and are accepted.
+    Only an 18-character national_id carries a GB 11643 check digit; other lengths (old
+    15-digit ids, foreign national ids) and other document types have none to check.
     """
-    return len(doc_number) != NATIONAL_ID_CHARS or gb11643_valid(doc_number)
+    if doc_type != "national_id" or len(doc_number) != NATIONAL_ID_CHARS:
+        return True
+    return gb11643_valid(doc_number)

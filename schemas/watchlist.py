@@ -10,7 +10,7 @@ from schemas.json import dumps
 from schemas.normalize import (
     DOC_TYPES,
     ID_TYPES,
-    national_id_ok,
+    check_digit_ok,
     normalize_device_id,
     normalize_doc_number,
     normalize_plate,
@@ -180,7 +180,7 @@ def _normalize_key(subject_type: str, kind: str, raw: object) -> str:
         key = normalize_plate(raw)
     else:
         key = normalize_doc_number(kind, raw)
-        if key is not None and kind == "national_id" and not national_id_ok(key):
+        if key is not None and not check_digit_ok(kind, key):
             raise Invalid("bad_check_digit", "key: fails the GB 11643 check digit")
     if key is None:
         raise invalid("key", "bad_key", raw, f"a valid {kind or subject_type}")

@@ -59,12 +59,15 @@ def check_high_watermark(bootstrap: str, topic: str) -> BrokerCheck:
     return BrokerCheck(produced=CHECK_RECORDS, last_offset=last, end_offset=end)
 
 
-def one_record_per_batch(mode: str, check: BrokerCheck) -> bool:
-    """Decide the producer mode from the `kafka.one_record_per_batch` setting and the check."""
+def one_record_per_batch(mode: str, check: BrokerCheck | None) -> bool:
+    """Decide the producer mode from the `kafka.one_record_per_batch` setting and the check
+    (which only `auto` needs)."""
     if mode == "on":
         return True
     if mode == "off":
         return False
+    if check is None:
+        raise ValueError("kafka.one_record_per_batch = auto needs the broker check")
     return check.counts_batches
 
 

@@ -30,6 +30,16 @@ def _lines(source: str) -> Iterator[tuple[int, bytes]]:
                 yield n, line
 
 
+def _topic_arg(name: str) -> str:
+    """Validate a topic argument (short or contract name); return its short name."""
+    from streams.topics import TopicNames
+
+    try:
+        return TopicNames.short_name(name)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def cmd_broker(settings: Settings, args: argparse.Namespace) -> int:
     from streams.brokercheck import check_high_watermark, one_record_per_batch
     from streams.topics import ensure_topics, topic_names
@@ -113,11 +123,10 @@ def cmd_produce(settings: Settings, args: argparse.Namespace) -> int:
     from schemas.json import loads
     from schemas.sensing import SENSING_CONTENT_TYPE, encode_sensing_batch
     from streams.clients import make_producer
-    from streams.topics import CONTRACT_TOPICS, topic_names
+    from streams.topics import topic_names
 
-    names = topic_names(settings)
-    topic = names.resolve(args.topic)
-    short = next(k for k, v in CONTRACT_TOPICS.items() if topic.endswith(v))
+    short = args.topic
+    topic = topic_names(settings).resolve(short)
     producer = make_producer(settings)
     count = 0
     try:
@@ -208,7 +217,8 @@ def build_parser() -> argparse.ArgumentParser:
     load.set_defaults(func=cmd_watchlist_load)
 
     pr = sub.add_parser("produce", help="send records (one JSON value per line) to a topic")
-    pr.add_argument("topic", help="sensing, plates, checkins, watchlist (or vigil.<name>)")
+    pr.add_argument("topic", type=_topic_arg,
+                    help="sensing, plates, checkins, watchlist (or vigil.<name>)")
     pr.add_argument("file", nargs="?", default="-", help="input file, - (default) = stdin")
     pr.add_argument("--binary", action="store_true",
                     help="sensing only: pack the records into binary batches")
@@ -216,7 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.set_defaults(func=cmd_produce)
 
     t = sub.add_parser("tail", help="print the messages of a topic (hits, deadletter, audit...)")
-    t.add_argument("topic")
+    t.add_argument("topic", type=_topic_arg, help="hits, deadletter, audit, ... (or vigil.<name>)")
     t.add_argument("--from-beginning", action="store_true")
     t.add_argument("--max", type=int, default=0, help="stop after this many messages")
     t.add_argument("--timeout", type=float, default=0, help="stop after this many idle seconds")

@@ -17,10 +17,9 @@ from streams.topics import ensure_topics, topic_names
 def needs_one_record_per_batch(settings: Settings, bootstrap: str) -> bool:
     """Return the producer mode for `bootstrap`: the setting, or the broker check when `auto`."""
     mode = settings.kafka.one_record_per_batch
-    if mode != "auto":
-        return mode == "on"
-    return one_record_per_batch(mode, check_high_watermark(bootstrap, topic_names(settings)
-                                                           .broker_check))
+    check = (check_high_watermark(bootstrap, topic_names(settings).broker_check)
+             if mode == "auto" else None)
+    return one_record_per_batch(mode, check)
 
 
 def make_producer(settings: Settings) -> KafkaProducer:

@@ -38,13 +38,17 @@ class TopicNames:
         except KeyError:
             raise AttributeError(short) from None
 
+    @staticmethod
+    def short_name(name: str) -> str:
+        """Return the short name (`sensing`) of a short or contract (`vigil.sensing`) name."""
+        for short, contract in CONTRACT_TOPICS.items():
+            if name in (short, contract):
+                return short
+        raise ValueError(f"unknown topic {name!r}: one of {', '.join(CONTRACT_TOPICS)}")
+
     def resolve(self, name: str) -> str:
         """Return the full name for a short (`sensing`) or contract (`vigil.sensing`) name."""
-        if name in CONTRACT_TOPICS:
-            return self.prefix + CONTRACT_TOPICS[name]
-        if name in CONTRACT_TOPICS.values():
-            return self.prefix + name
-        raise ValueError(f"unknown topic {name!r}: one of {', '.join(CONTRACT_TOPICS)}")
+        return self.prefix + CONTRACT_TOPICS[self.short_name(name)]
 
     @property
     def broker_check(self) -> str:

@@ -84,6 +84,16 @@ def test_cli_reports_unreachable_cluster_in_one_line(capsys: pytest.CaptureFixtu
     assert err.startswith("no broker answers at 127.0.0.1:") and "\n" not in err
 
 
+def test_cli_refuses_an_unknown_topic_as_a_usage_error(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from streams.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["tail", "nosuch"])
+    assert exit_.value.code == 2
+    assert "unknown topic 'nosuch'" in capsys.readouterr().err
+
+
 def test_cli_reports_bad_value_in_one_line(capsys: pytest.CaptureFixture[str],
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     from streams.cli import main
