@@ -1,0 +1,99 @@
+"""WatchlistIndex (numba) against the plain-Python twins in tables/reference.py."""
+
+from __future__ import annotations
+
+import hypothesis.strategies as st
+import numpy as np
+from hypothesis import given, settings
+
+from loadtest.index_bench import random_macs
+from tables import kernels
+from tables.index import WatchlistIndex, key_words
+from tables.reference import ReferenceIndex, siphash24, slot_hash, split_secret
+
+NOW = 1_795_000_000_000
+
+
+def test_siphash_twin_matches_the_papers_test_vector() -> None:
+    k0, k1 = split_secret(bytes(range(16)))
+    assert siphash24(k0, k1, bytes(range(15))) == 0xA129CA6149BE45E5
+
+
+@given(st.binary(min_size=1, max_size=40).filter(lambda b: b"\0" not in b),
+       st.integers(0, 2**64 - 1), st.integers(0, 2**64 - 1), st.integers(0, 255),
+       st.integers(1, 64))
+def test_kernel_hash_equals_the_twin(key: bytes, k0: int, k1: int, space: int, bits: int) -> None:
+    out = np.empty(1, np.uint64)
+    kernels.hash_keys(np.uint64(k0), np.uint64(k1), np.uint64((1 << bits) - 1),
+                      np.array([space], np.uint8), key_words([key]), out)
+    assert int(out[0]) == slot_hash(k0, k1, bits, space, key)
+
+
+# Few distinct keys and spaces, so that entries share keys and probes hit often.
+keys = st.sampled_from([b"a", b"b", b"a45e60d1229f", b"123456789012345", b"\xe9\xb2\x81K12345",
+                        b"X" * 17, b"X" * 24, b"Y" * 33])
+ops = st.lists(st.tuples(st.sampled_from(["upsert", "delete"]), st.integers(0, 11),
+                         st.integers(1, 3), keys, st.sampled_from([NOW - 1, NOW, NOW + 1])),
+               max_size=60)
+
+
+@settings(max_examples=300, deadline=None)
+@given(ops=ops, probes=st.lists(st.tuples(st.integers(1, 3), keys), max_size=30),
+       bits=st.sampled_from([1, 3, 64]))
+def test_index_matches_like_the_reference(ops, probes, bits) -> None:
+    """Random upserts and deletes (expired ones included) then a batch of probes; a tiny
+    hash width makes every key collide, so only confirmation separates them."""
+    index, ref = WatchlistIndex(b"secret", hash_bits=bits), ReferenceIndex()
+    for op, n, space, key, expires in ops:
+        entry_id = f"W-{n}"
+        if op == "upsert":
+            index.upsert(entry_id, space, key, expires)
+            ref.upsert(entry_id, space, key, expires)
+        else:
+            assert index.delete(entry_id) == (entry_id in ref._entries)
+            ref.delete(entry_id)
+    spaces = np.array([s for s, _ in probes], np.uint8)
+    rows, slots = index.match(spaces, key_words([k for _, k in probes], width=5), NOW)
+    got = sorted((int(r), index.entry_id(int(s))) for r, s in zip(rows, slots, strict=True))
+    assert got == ref.match(probes, NOW)
+    assert len(index) == len(ref._entries)
+
+
+@settings(max_examples=30, deadline=None)
+@given(n=st.integers(1, 3000), seed=st.integers(0, 2**32 - 1))
+def test_bulk_build_then_updates_match_the_reference(n: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    keys_ = [bytes(k) for k in random_macs(rng, n)]
+    ids = [f"W-{i}" for i in range(n)]
+    index, ref = WatchlistIndex(b"s"), ReferenceIndex()
+    index.build(ids, np.ones(n, np.uint8), key_words(keys_, width=2),
+                np.full(n, NOW + 1, np.int64))
+    for entry_id, k in zip(ids, keys_, strict=True):
+        ref.upsert(entry_id, 1, k, NOW + 1)
+    for i in range(0, n, 3):  # delete a third, move another third to longer keys
+        index.delete(ids[i])
+        ref.delete(ids[i])
+    for i in range(1, n, 3):
+        index.upsert(ids[i], 1, keys_[i] * 2, NOW + 1)
+        ref.upsert(ids[i], 1, keys_[i] * 2, NOW + 1)
+    probes = [(1, k) for k in keys_] + [(1, k * 2) for k in keys_[:50]]
+    rows, slots = index.match(np.ones(len(probes), np.uint8),
+                              key_words([k for _, k in probes]), NOW)
+    got = sorted((int(r), index.entry_id(int(s))) for r, s in zip(rows, slots, strict=True))
+    assert got == ref.match(probes, NOW)
+
+
+def test_expired_lists_due_entries_only() -> None:
+    index = WatchlistIndex(b"s")
+    index.upsert("W-1", 1, b"a", NOW)
+    index.upsert("W-2", 1, b"b", NOW + 10)
+    assert index.expired(NOW - 1) == []
+    assert index.expired(NOW) == ["W-1"]
+    index.delete("W-1")
+    assert index.expired(NOW + 10) == ["W-2"]
+
+
+def test_index_holds_no_raw_identifier() -> None:
+    index = WatchlistIndex(b"s")
+    index.upsert("W-1", 1, b"a45e60d1229f", NOW + 1)
+    assert b"a45e60d1229f" not in index._hashes.tobytes() + index._slots.tobytes()
