@@ -52,7 +52,7 @@ async def _measure(app: faust.App, admin: AIOKafkaAdminClient, topics: set[str]
 
 
 def register_consumer_lag(app: faust.App, ctx: WorkerContext) -> None:
-    """Register the task that refreshes `vigil_consumer_lag_records` every few seconds."""
+    """Register the task that refreshes `vigil_consumer_lag_messages` every few seconds."""
     t = ctx.topics
     topics = {t.sensing, t.plates, t.checkins, t.watchlist}
     gauge = ctx.metrics.consumer_lag

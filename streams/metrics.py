@@ -1,7 +1,8 @@
 """All Prometheus metrics of a worker, built once from a registry passed in.
 
 Names follow Prometheus conventions: counters get `_total` from prometheus-client, units
-are in the name (`_seconds`, `_bytes`, `_records`). Labels are bounded: sources, formats,
+are in the name (`_seconds`, `_bytes`; `_records` for sightings, reads and check-ins,
+`_messages` for Kafka messages). Labels are bounded: sources, formats,
 reasons, list names (set by config), topic-partitions, subscribers; never an identifier.
 """
 
@@ -93,8 +94,9 @@ def build_metrics(registry: CollectorRegistry | None = None) -> Metrics:
             ["source"], registry=r, buckets=HIT_LATENCY_BUCKETS,
         ),
         consumer_lag=Gauge(
-            "vigil_consumer_lag_records",
-            "Records in a partition assigned to this worker past the group's committed offset",
+            "vigil_consumer_lag_messages",
+            "Kafka messages (a binary batch counts once) past the group's committed offset, "
+            "by topic-partition assigned to this worker",
             ["topic", "partition"], registry=r,
         ),
         suppressed=Counter(

@@ -9,7 +9,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from streams.metrics import build_metrics
 
 # Units a Prometheus name may end in (base units, as the conventions ask).
-UNITS = ("_seconds", "_bytes", "_records")
+UNITS = ("_seconds", "_bytes", "_records", "_messages")
 
 
 def families() -> dict[str, str]:
@@ -36,7 +36,7 @@ def test_names_agreed_across_the_project_are_exposed() -> None:
         "vigil_subscriber_connections": "gauge", "vigil_subscriber_buffer_depth": "gauge",
         "vigil_subscriber_drops": "counter", "vigil_audit_events": "counter",
         "vigil_batch_processing_seconds": "histogram", "vigil_hit_latency_seconds": "histogram",
-        "vigil_batch_records": "histogram", "vigil_consumer_lag_records": "gauge",
+        "vigil_batch_records": "histogram", "vigil_consumer_lag_messages": "gauge",
         "vigil_watchlist_ready": "gauge",
     }
     got = families()
