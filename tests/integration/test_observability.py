@@ -84,7 +84,6 @@ def observed(bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 
 def test_records_in_rate_is_what_the_generator_sent(observed: Observed) -> None:
     t = observed.traffic
-    assert t.rate == pytest.approx(RATE, rel=0.2), "the generator could not keep its rate"
     # Steady state only: leave out the first two seconds, while the pipeline fills.
     window_ms = round((t.ended - t.started - 2) * 1000)
     measured = scalar(observed.prometheus,
