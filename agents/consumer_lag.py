@@ -10,6 +10,7 @@ defect 1), which the start-up check switches on there.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Mapping
 
@@ -51,37 +52,60 @@ async def _measure(app: faust.App, admin: AIOKafkaAdminClient, topics: set[str]
                         {tuple(tp): o for tp, o in earliest.items()})
 
 
+class _LagExporter:
+    """Measure this worker's lag and keep the gauge's series to the partitions it owns."""
+
+    def __init__(self, app: faust.App, ctx: WorkerContext) -> None:
+        t = ctx.topics
+        self.app, self.bootstrap = app, ctx.bootstrap
+        self.topics = {t.sensing, t.plates, t.checkins, t.watchlist}
+        self.gauge = ctx.metrics.consumer_lag
+        self.admin: AIOKafkaAdminClient | None = None
+        self.exported: set[tuple[str, str]] = set()
+
+    async def refresh(self) -> None:
+        """Measure once and update the gauge; raise when the lag cannot be measured."""
+        if self.admin is None:
+            admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, client_id="vigil-lag")
+            await admin.start()
+            self.admin = admin
+        lag = await _measure(self.app, self.admin, self.topics)
+        now = {(topic, str(partition)) for topic, partition in lag}
+        for labels in self.exported - now:  # revoked partitions: drop, do not go stale
+            self.gauge.remove(*labels)
+        for (topic, partition), messages in lag.items():
+            self.gauge.labels(topic, str(partition)).set(messages)
+        self.exported = now
+
+    async def close(self) -> None:
+        """Close the admin client, if one was started."""
+        if self.admin is not None:
+            admin, self.admin = self.admin, None
+            await admin.close()
+
+
 def register_consumer_lag(app: faust.App, ctx: WorkerContext) -> None:
     """Register the task that refreshes `vigil_consumer_lag_messages` every few seconds."""
-    t = ctx.topics
-    topics = {t.sensing, t.plates, t.checkins, t.watchlist}
-    gauge = ctx.metrics.consumer_lag
     interval_s = ctx.settings.worker.lag_interval_s
 
     @app.task
     async def export_consumer_lag() -> None:
-        admin = AIOKafkaAdminClient(bootstrap_servers=ctx.bootstrap, client_id="vigil-lag")
-        exported: set[tuple[str, str]] = set()
+        exporter = _LagExporter(app, ctx)
         failing = False
         try:
-            await admin.start()
             while True:
                 await asyncio.sleep(interval_s)
                 try:
-                    lag = await _measure(app, admin, topics)
+                    await exporter.refresh()
+                    failing = False
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:  # no assignment yet, a rebalance, the broker away
                     if not failing:
                         log.warning("consumer lag not measured: %s: %s", type(exc).__name__, exc)
                     failing = True
-                    continue
-                failing = False
-                now = {(topic, str(partition)) for topic, partition in lag}
-                for labels in exported - now:  # revoked partitions: drop, do not go stale
-                    gauge.remove(*labels)
-                for (topic, partition), records in lag.items():
-                    gauge.labels(topic, str(partition)).set(records)
-                exported = now
+                    # A fresh client next time: this one may be what failed.
+                    with contextlib.suppress(Exception):
+                        await exporter.close()
         finally:
-            await admin.close()
+            await exporter.close()
