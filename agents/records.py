@@ -62,6 +62,7 @@ def process_messages(
     out: list[Outgoing] = []
     limit = ctx.settings.worker.max_message_bytes
     clock = now_ms()
+    decoded = 0
     for event in events:
         msg = event.message
         value = msg.value if isinstance(msg.value, bytes) else b""
@@ -73,6 +74,7 @@ def process_messages(
                 ctype = content_type(msg.headers)
                 records, rejected = decode(value, ctype)
                 m.records_in.labels(source, message_format(value, ctype)).inc(len(records))
+                decoded += len(records)
                 found = find_hits(records, ctx.watchlist, clock)
         except Exception as exc:  # a bug must not lose the input: dead-letter it
             log.exception("failed to handle %s[%d]@%d", msg.topic, msg.partition, msg.offset)
@@ -83,8 +85,11 @@ def process_messages(
             out.append(Outgoing(dlq, msg.topic.encode(), encode_deadletter(
                 r, value, msg.topic, msg.partition, msg.offset)))
         for h in found:
-            m.hits.labels(source, h.match).inc()
+            m.hits.labels(source, h.list, h.match).inc()
+            # A sensor clock ahead of ours would give a negative latency; count it as none.
+            m.hit_latency.labels(source).observe(max(0, h.detected_ts - h.observed_ts) / 1000)
             out.append(Outgoing(hits_topic, h.entry_id.encode(), encode_hit(h)))
+    m.batch_records.labels(source).observe(decoded)
     return out
 
 

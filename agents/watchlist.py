@@ -88,7 +88,8 @@ async def _read_watchlist(ctx: WorkerContext) -> None:
                     command = judge_command(rec.value, rec.key, rec.timestamp, max_ttl)
                     done = apply_command(ctx, command, rec.key)
                     ctx.metrics.watchlist_commands.labels(done).inc()
-            ctx.metrics.watchlist_entries.set(len(ctx.watchlist))
+            for name, count in ctx.watchlist.entries_by_list().items():
+                ctx.metrics.watchlist_entries.labels(name).set(count)
             for tp in list(pending):
                 if await consumer.position(tp) >= pending[tp]:
                     del pending[tp]
@@ -141,19 +142,23 @@ def register_watchlist(app: faust.App, ctx: WorkerContext) -> None:
     async def audit_commands(stream: faust.StreamT) -> None:
         async for events in stream.take_events(w.batch_max_messages, within=w.batch_within_s):
             out = []
+            audit_types = []
             for event in events:
                 msg = event.message
                 ts_ms = round(msg.timestamp * 1000)
                 command = judge_command(msg.value, msg.key, ts_ms,
                                         ctx.settings.watchlist.max_ttl_days)
                 source = {"topic": msg.topic, "partition": msg.partition, "offset": msg.offset}
-                out.append(Outgoing(ctx.audit_topic, None,
-                                    dumps(audit_event(command, msg.key, source, now_ms()))))
+                audit = audit_event(command, msg.key, source, now_ms())
+                audit_types.append(audit["type"])
+                out.append(Outgoing(ctx.audit_topic, None, dumps(audit)))
                 if isinstance(command, Rejected):
                     ctx.metrics.rejected.labels("watchlist", command.reason).inc()
                     out.append(Outgoing(ctx.deadletter_topic, msg.topic.encode(),
                                         encode_deadletter(command, msg.value, msg.topic,
                                                           msg.partition, msg.offset)))
             await deliver(out, w.send_retries)
+            for kind in audit_types:  # counted once the broker has them
+                ctx.metrics.audit_events.labels(kind).inc()
 
     app.agent(topic, name="vigil.watchlist.audit")(audit_commands)

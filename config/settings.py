@@ -95,6 +95,7 @@ class WorkerSettings:
     batch_within_s: float = _check(lambda v: 0 < v <= 10, "a number of seconds, above 0, up to 10")
     max_message_bytes: int = _check(lambda v: 1024 <= v <= 1 << 30, "an integer 1024-1073741824")
     send_retries: int = _check(lambda v: 0 <= v <= 100, "an integer 0-100")
+    lag_interval_s: float = _check(lambda v: 0.1 <= v <= 300, "a number of seconds, 0.1-300")
     log_level: str = _check(
         lambda v: v in ("debug", "info", "warning", "error"), "debug, info, warning or error"
     )

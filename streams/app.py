@@ -7,6 +7,7 @@ from pathlib import Path
 import faust
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from agents.consumer_lag import register_consumer_lag
 from agents.context import WorkerContext
 from agents.records import register_record_agents
 from agents.watchlist import register_watchlist
@@ -50,6 +51,7 @@ def create_app(ctx: WorkerContext) -> faust.App:
     ctx.audit_topic = app.topic(ctx.topics.audit, **raw)
     register_watchlist(app, ctx)
     register_record_agents(app, ctx)
+    register_consumer_lag(app, ctx)
 
     @app.page("/healthz")
     async def healthz(self, request):

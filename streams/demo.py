@@ -26,6 +26,8 @@ from streams.brokercheck import aiokafka_producer_kwargs
 from streams.clients import needs_one_record_per_batch
 from streams.topics import ensure_topics, topic_names
 
+# The port the shipped scrape config (config/prometheus/prometheus.yml) points at.
+DEFAULT_WEB_PORT = 6066
 COLOURS = {1: "\033[1;31m", 2: "\033[1;33m", 3: "\033[36m"}
 RESET = "\033[0m"
 
@@ -56,6 +58,22 @@ def wait_ready(settings: Settings, proc: subprocess.Popen, timeout_s: float) -> 
                 return time.monotonic() - started
         time.sleep(0.2)
     raise RuntimeError(f"worker not ready after {timeout_s:.0f}s")
+
+
+def metrics_hints(host: str, port: int) -> list[str]:
+    """Return where to see a worker's metrics and how to point Prometheus and Grafana at it."""
+    config = Path(__file__).resolve().parent.parent / "config"
+    with contextlib.suppress(ValueError):  # shorter when run from the checkout, as ./dev does
+        config = config.relative_to(Path.cwd())
+    scrape = config / "prometheus" / "prometheus.yml"
+    target = f"{host}:{port}"
+    note = "" if port == DEFAULT_WEB_PORT else f" (edit its target to {target})"
+    return [
+        f"Prometheus: prometheus --config.file={scrape} scrapes {host}:{DEFAULT_WEB_PORT}{note},"
+        f" alert rules in {config / 'prometheus' / 'vigil-alerts.yml'}",
+        f"Grafana: import {config / 'grafana' / 'vigil-dashboard.json'} and choose that "
+        "Prometheus as its data source",
+    ]
 
 
 def format_hit(hit: dict, colour: bool) -> str:
@@ -160,6 +178,8 @@ def run_demo(settings: Settings, args: argparse.Namespace) -> int:
         base = f"http://{settings.worker.web_host}:{settings.worker.web_port}"
         _say(f"demo: worker ready in {took:.1f}s; metrics: {base}/metrics, "
              f"readiness: {base}/readyz")
+        for line in metrics_hints(settings.worker.web_host, settings.worker.web_port):
+            _say(f"demo: {line}")
         _say("demo: streaming synthetic sightings; hits follow. Ctrl-C stops everything.")
         asyncio.run(_stream(settings, bootstrap, args.rate, args.duration))
         return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 
 from schemas.normalize import canonical_plate
@@ -32,12 +33,18 @@ class Watchlist:
     def __init__(self) -> None:
         self._entries: dict[str, WatchlistEntry] = {}
         self._index: dict[MatchKey, set[str]] = {}
+        # Kept at zero once a list empties, so its gauge drops to 0 instead of going stale.
+        self._per_list: Counter[str] = Counter()
 
     def __len__(self) -> int:
         return len(self._entries)
 
     def __iter__(self) -> Iterator[WatchlistEntry]:
         return iter(self._entries.values())
+
+    def entries_by_list(self) -> dict[str, int]:
+        """Return how many entries each list holds (lists seen before and now empty: 0)."""
+        return dict(self._per_list)
 
     def get(self, entry_id: str) -> WatchlistEntry | None:
         """Return the entry with `entry_id`, or None."""
@@ -48,12 +55,14 @@ class Watchlist:
         before = self.delete(entry.entry_id)
         self._entries[entry.entry_id] = entry
         self._index.setdefault(index_key(entry), set()).add(entry.entry_id)
+        self._per_list[entry.list] += 1
         return before
 
     def delete(self, entry_id: str) -> WatchlistEntry | None:
         """Remove the entry with `entry_id`; return it, or None when there was none."""
         before = self._entries.pop(entry_id, None)
         if before is not None:
+            self._per_list[before.list] -= 1
             key = index_key(before)
             ids = self._index[key]
             ids.discard(entry_id)

@@ -122,3 +122,25 @@ def test_deliver_gives_up_without_returning_when_the_broker_never_acks() -> None
         asyncio.run(deliver([Outgoing(topic, None, b"a")], retries=2, backoff_s=0,
                             give_up=give_up))
     assert topic.attempts == {b"a": 3}
+
+
+def sample(ctx: WorkerContext, name: str, **labels: str) -> float | None:
+    return ctx.metrics.registry.get_sample_value(name, labels)
+
+
+def test_hits_are_counted_by_list_and_their_latency_observed(monkeypatch) -> None:
+    ctx = make_ctx()
+    monkeypatch.setattr("agents.records.now_ms", lambda: 10_000)
+    records = [{"sensor_id": "S-1", "ts": ts, "id_type": "mac", "device_id": "a45e60d1229f"}
+               for ts in (9_700, 9_950, 12_000)]  # the last one's sensor clock runs ahead
+    out = sensing([event(dumps(records)), event(b"{}", 1)], ctx)
+    assert [o.topic for o in out].count("HITS") == 3
+    assert sample(ctx, "vigil_hits_total", source="sensing", list="l", match="exact") == 3
+    assert sample(ctx, "vigil_hit_latency_seconds_count", source="sensing") == 3
+    assert sample(ctx, "vigil_hit_latency_seconds_sum", source="sensing") == pytest.approx(0.35)
+    assert sample(ctx, "vigil_hit_latency_seconds_bucket", source="sensing", le="0.05") == 2
+    assert sample(ctx, "vigil_hit_latency_seconds_bucket", source="sensing", le="0.25") == 2
+    assert sample(ctx, "vigil_hit_latency_seconds_bucket", source="sensing", le="0.5") == 3
+    # One batch of two messages: three records decoded, the empty object rejected.
+    assert sample(ctx, "vigil_batch_records_count", source="sensing") == 1
+    assert sample(ctx, "vigil_batch_records_sum", source="sensing") == 3

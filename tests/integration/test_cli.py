@@ -59,6 +59,9 @@ def test_demo_shows_hits_and_stops_what_it_started(embedded: bool, tmp_path: Pat
     out = done.stdout.decode()
     assert done.returncode == 0, out + done.stderr.decode()
     assert re.search(r"^HIT P[123] ", out, re.M), out
+    assert f"http://127.0.0.1:{env['VIGIL_WORKER_WEB_PORT']}/metrics" in out
+    assert re.search(r"--config\.file=\S*config/prometheus/prometheus\.yml", out), out
+    assert re.search(r"import \S*config/grafana/vigil-dashboard\.json", out), out
     worker_pid = int(re.search(r"worker pid (\d+)", out).group(1))
     assert f"worker {worker_pid} stopped" in out
     assert not pid_alive(worker_pid)

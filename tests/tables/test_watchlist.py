@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import hypothesis.strategies as st
 import numpy as np
 from hypothesis import given
@@ -97,3 +99,15 @@ def test_sensing_and_checkin_hits_match_on_kind_and_key() -> None:
     checkins = [CheckIn("P-1", NOW, "passport", "E1234567"), CheckIn("P-1", NOW, "other",
                                                                      "E1234567")]
     assert [h.entry_id for h in find_checkin_hits(checkins, wl, NOW)] == ["W-DOC"]
+
+
+def test_entries_by_list_follows_upserts_moves_and_deletes() -> None:
+    wl = Watchlist()
+    wl.upsert(entry("W-1", "device", "mac", "aaaaaaaaaaaa"))
+    wl.upsert(entry("W-2", "device", "mac", "bbbbbbbbbbbb"))
+    wl.upsert(dataclasses.replace(entry("W-2", "device", "mac", "bbbbbbbbbbbb"), list="other"))
+    assert wl.entries_by_list() == {"l": 1, "other": 1}
+    wl.delete("W-2")
+    wl.delete("W-404")
+    # An emptied list stays at 0, so its gauge falls to 0 rather than keeping the last value.
+    assert wl.entries_by_list() == {"l": 1, "other": 0}

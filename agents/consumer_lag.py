@@ -1,0 +1,111 @@
+"""Consumer lag of the partitions this worker owns, exported as a gauge on a timer.
+
+Lag is counted as Kafka's own tools count it: the partition's end offset minus the group's
+committed offset, i.e. what a restart would have to read again. Only partitions assigned
+to this worker are exported, so a sum over workers counts each partition once. End offsets
+are right on the embedded broker only with one record per produce batch (BROKER.md,
+defect 1), which the start-up check switches on there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+
+import faust
+from aiokafka.admin import AIOKafkaAdminClient
+
+from agents.context import WorkerContext
+
+log = logging.getLogger(__name__)
+
+TopicPartition = tuple[str, int]
+
+
+def consumer_lag(end: Mapping[TopicPartition, int], committed: Mapping[TopicPartition, int],
+                 earliest: Mapping[TopicPartition, int]) -> dict[TopicPartition, int]:
+    """Return the lag of each partition in `end`.
+
+    A partition with no committed offset (missing or -1) is read from its earliest offset
+    (`consumer_auto_offset_reset` is earliest), so all of it is lag.
+    """
+    lag = {}
+    for tp, end_offset in end.items():
+        done = committed.get(tp, -1)
+        start = done if done >= 0 else earliest.get(tp, 0)
+        lag[tp] = max(0, end_offset - start)
+    return lag
+
+
+async def _measure(app: faust.App, admin: AIOKafkaAdminClient, topics: set[str]
+                   ) -> dict[TopicPartition, int]:
+    tps = sorted(tp for tp in app.consumer.assignment() if tp.topic in topics)
+    if not tps:
+        return {}
+    end = await app.consumer.highwaters(*tps)
+    earliest = await app.consumer.earliest_offsets(*tps)
+    offsets = await admin.list_consumer_group_offsets(app.conf.id, partitions=tps)
+    committed = {tuple(tp): meta.offset for tp, meta in offsets.items()}
+    return consumer_lag({tuple(tp): o for tp, o in end.items()}, committed,
+                        {tuple(tp): o for tp, o in earliest.items()})
+
+
+class _LagExporter:
+    """Measure this worker's lag and keep the gauge's series to the partitions it owns."""
+
+    def __init__(self, app: faust.App, ctx: WorkerContext) -> None:
+        t = ctx.topics
+        self.app, self.bootstrap = app, ctx.bootstrap
+        self.topics = {t.sensing, t.plates, t.checkins, t.watchlist}
+        self.gauge = ctx.metrics.consumer_lag
+        self.admin: AIOKafkaAdminClient | None = None
+        self.exported: set[tuple[str, str]] = set()
+
+    async def refresh(self) -> None:
+        """Measure once and update the gauge; raise when the lag cannot be measured."""
+        if self.admin is None:
+            admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, client_id="vigil-lag")
+            await admin.start()
+            self.admin = admin
+        lag = await _measure(self.app, self.admin, self.topics)
+        now = {(topic, str(partition)) for topic, partition in lag}
+        for labels in self.exported - now:  # revoked partitions: drop, do not go stale
+            self.gauge.remove(*labels)
+        for (topic, partition), messages in lag.items():
+            self.gauge.labels(topic, str(partition)).set(messages)
+        self.exported = now
+
+    async def close(self) -> None:
+        """Close the admin client, if one was started."""
+        if self.admin is not None:
+            admin, self.admin = self.admin, None
+            await admin.close()
+
+
+def register_consumer_lag(app: faust.App, ctx: WorkerContext) -> None:
+    """Register the task that refreshes `vigil_consumer_lag_messages` every few seconds."""
+    interval_s = ctx.settings.worker.lag_interval_s
+
+    @app.task
+    async def export_consumer_lag() -> None:
+        exporter = _LagExporter(app, ctx)
+        failing = False
+        try:
+            while True:
+                await asyncio.sleep(interval_s)
+                try:
+                    await exporter.refresh()
+                    failing = False
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # no assignment yet, a rebalance, the broker away
+                    if not failing:
+                        log.warning("consumer lag not measured: %s: %s", type(exc).__name__, exc)
+                    failing = True
+                    # A fresh client next time: this one may be what failed.
+                    with contextlib.suppress(Exception):
+                        await exporter.close()
+        finally:
+            await exporter.close()

@@ -1,0 +1,80 @@
+"""Consumer lag as Kafka's tools count it: end offset minus the committed offset."""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+
+from faust.types import TP
+from prometheus_client import generate_latest
+
+from agents.consumer_lag import _LagExporter, consumer_lag
+from agents.context import WorkerContext
+from config.settings import load_settings
+from streams.metrics import build_metrics
+from streams.topics import topic_names
+
+A, B, C = ("vigil.sensing", 0), ("vigil.sensing", 1), ("vigil.plates", 0)
+
+
+def test_lag_is_end_minus_committed() -> None:
+    assert consumer_lag({A: 120, B: 7}, {A: 100, B: 7}, {A: 0, B: 0}) == {A: 20, B: 0}
+
+
+def test_without_a_committed_offset_everything_from_the_earliest_is_lag() -> None:
+    # -1 is what OffsetFetch answers for a partition the group never committed.
+    assert consumer_lag({A: 50, B: 50, C: 9}, {B: -1}, {A: 10, B: 0, C: 9}) == {
+        A: 40, B: 50, C: 0}
+
+
+def test_lag_is_never_negative() -> None:
+    # The end offset is read before the committed one; a commit in between passes it.
+    assert consumer_lag({A: 10}, {A: 12}, {A: 0}) == {A: 0}
+
+
+class FakeConsumer:
+    """What the exporter reads from Faust's consumer: the assignment and offsets."""
+
+    def __init__(self, assigned: set[tuple[str, int]], end: dict) -> None:
+        self.assigned, self.end = assigned, end
+
+    def assignment(self) -> set[TP]:
+        return {TP(*tp) for tp in self.assigned}
+
+    async def highwaters(self, *tps: TP) -> dict:
+        return {tp: self.end[tuple(tp)] for tp in tps}
+
+    async def earliest_offsets(self, *tps: TP) -> dict:
+        return dict.fromkeys(tps, 0)
+
+
+class FakeAdmin:
+    def __init__(self, committed: dict) -> None:
+        self.committed = committed
+
+    async def list_consumer_group_offsets(self, group_id: str, partitions: list) -> dict:
+        assert group_id == "vigil"
+        return {tp: SimpleNamespace(offset=self.committed.get(tuple(tp), -1)) for tp in partitions}
+
+
+def test_exporter_keeps_series_to_the_partitions_this_worker_owns() -> None:
+    settings = load_settings(env={})
+    ctx = WorkerContext(settings=settings, bootstrap="x:1", topics=topic_names(settings),
+                        metrics=build_metrics(), one_record_per_batch=True)
+    consumer = FakeConsumer({A, B, ("vigil-__assignor-__leader", 0)},
+                            {A: 30, B: 5, ("vigil-__assignor-__leader", 0): 9})
+    app = SimpleNamespace(consumer=consumer, conf=SimpleNamespace(id="vigil"))
+    exporter = _LagExporter(app, ctx)
+    exporter.admin = FakeAdmin({A: 10})
+
+    def lag(partition: int) -> float | None:
+        return ctx.metrics.registry.get_sample_value(
+            "vigil_consumer_lag_messages", {"topic": "vigil.sensing", "partition": str(partition)})
+
+    asyncio.run(exporter.refresh())
+    assert (lag(0), lag(1)) == (20, 5)
+    # Faust's own topics are not the input: no series for them.
+    assert "__assignor" not in generate_latest(ctx.metrics.registry).decode()
+    consumer.assigned = {A}  # a rebalance moved partition 1 to another worker
+    asyncio.run(exporter.refresh())
+    assert (lag(0), lag(1)) == (20, None)
