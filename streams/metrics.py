@@ -20,6 +20,10 @@ class Metrics(NamedTuple):
     watchlist_commands: Counter
     broker_hwm_counts_batches: Gauge
     producer_one_record_per_batch: Gauge
+    subscriber_connections: Gauge
+    subscriber_buffer_depth: Gauge
+    subscriber_drops: Counter
+    audit_events: Counter
 
 
 def build_metrics(registry: CollectorRegistry | None = None) -> Metrics:
@@ -62,4 +66,14 @@ def build_metrics(registry: CollectorRegistry | None = None) -> Metrics:
             "1 when every producer puts one record in each produce batch (workaround on)",
             registry=r,
         ),
+        subscriber_connections=Gauge("vigil_subscriber_connections",
+                                     "Open hit streams, by subscriber", ["subscriber"], registry=r),
+        subscriber_buffer_depth=Gauge("vigil_subscriber_buffer_depth",
+                                      "Hits queued for a subscriber's stream", ["subscriber"],
+                                      registry=r),
+        subscriber_drops=Counter("vigil_subscriber_drops",
+                                 "Streams cut off for falling behind, by subscriber",
+                                 ["subscriber"], registry=r),
+        audit_events=Counter("vigil_audit_events", "Audit events written, by type", ["type"],
+                             registry=r),
     )
