@@ -110,3 +110,15 @@ def test_console_shows_a_hit_within_two_seconds_and_acknowledges_it(
         v["type"] == "ack" and v["hit_id"] == hit_id for v in vs), timeout_s=15)
     (ack,) = [v for v in acks if v["type"] == "ack" and v["hit_id"] == hit_id]
     assert (ack["subscriber"], ack["entry_id"]) == ("desk", "W-C")
+    # A dropped connection (the worker goes away and comes back): the page reconnects by
+    # itself and resumes where it was, so the hit of the outage shows once, and no other.
+    deployment.stop_worker()
+    later = now_ms()
+    deployment.send("sensing", {"sensor_id": "S-DESK2", "ts": later, "id_type": "mac",
+                                "device_id": "a0:00:00:00:00:c1", "rssi": -40}, key="S-DESK2")
+    deployment.start_worker()
+    WebDriverWait(browser, 30, poll_frequency=0.1).until(
+        lambda b: len(b.find_elements(By.CSS_SELECTOR, "tr.hit")) >= 2)
+    time.sleep(1.0)  # a repeat would come right behind the resumed hit
+    rows = browser.find_elements(By.CSS_SELECTOR, "tr.hit")
+    assert [r.find_elements(By.TAG_NAME, "td")[2].text for r in rows] == ["S-DESK2", "S-DESK"]
