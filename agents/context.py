@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from faust.types import TopicT
 
+from agents.audit import AuditTrail
 from config.settings import Settings
 from streams.metrics import Metrics
 from streams.topics import TopicNames
@@ -29,3 +30,5 @@ class WorkerContext:
     hits_topic: TopicT | None = None
     deadletter_topic: TopicT | None = None
     audit_topic: TopicT | None = None
+    # Every audit write goes through it (agents/audit.py), bound with the audit topic.
+    audit: AuditTrail | None = None

@@ -22,7 +22,6 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from agents.context import WorkerContext
 from agents.delivery import Outgoing, deliver
 from agents.records import now_ms
-from schemas.json import dumps
 from schemas.rejection import Rejected, encode_deadletter
 from schemas.watchlist import WatchlistDelete, WatchlistEntry, decode_watchlist_command
 
@@ -115,10 +114,14 @@ def audit_event(command: Command | None, key: bytes | None, source: dict[str, An
                 "reason": command.reason, "source": source}
     return {"type": "watchlist_change", "at": at_ms, "op": "upsert", "entry_id": command.entry_id,
             "requested_by": command.requested_by, "legal_basis": command.legal_basis,
-            "after": {"list": command.list, "subject_type": command.subject_type,
-                      "kind": command.kind, "key": command.key, "match": command.match,
-                      "priority": command.priority, "expires_at": command.expires_at},
-            "source": source}
+            "after": entry_view(command), "source": source}
+
+
+def entry_view(entry: WatchlistEntry) -> dict[str, Any]:
+    """Return what an audit event records of an entry's state."""
+    return {"list": entry.list, "subject_type": entry.subject_type, "kind": entry.kind,
+            "key": entry.key, "match": entry.match, "priority": entry.priority,
+            "expires_at": entry.expires_at}
 
 
 def register_watchlist(app: faust.App, ctx: WorkerContext) -> None:
@@ -142,23 +145,18 @@ def register_watchlist(app: faust.App, ctx: WorkerContext) -> None:
     async def audit_commands(stream: faust.StreamT) -> None:
         async for events in stream.take_events(w.batch_max_messages, within=w.batch_within_s):
             out = []
-            audit_types = []
             for event in events:
                 msg = event.message
                 ts_ms = round(msg.timestamp * 1000)
                 command = judge_command(msg.value, msg.key, ts_ms,
                                         ctx.settings.watchlist.max_ttl_days)
                 source = {"topic": msg.topic, "partition": msg.partition, "offset": msg.offset}
-                audit = audit_event(command, msg.key, source, now_ms())
-                audit_types.append(audit["type"])
-                out.append(Outgoing(ctx.audit_topic, None, dumps(audit)))
+                out.append(ctx.audit.entry(audit_event(command, msg.key, source, now_ms())))
                 if isinstance(command, Rejected):
                     ctx.metrics.rejected.labels("watchlist", command.reason).inc()
                     out.append(Outgoing(ctx.deadletter_topic, msg.topic.encode(),
                                         encode_deadletter(command, msg.value, msg.topic,
                                                           msg.partition, msg.offset)))
             await deliver(out, w.send_retries)
-            for kind in audit_types:  # counted once the broker has them
-                ctx.metrics.audit_events.labels(kind).inc()
 
     app.agent(topic, name="vigil.watchlist.audit")(audit_commands)

@@ -116,6 +116,18 @@ class AlertSettings:
 
 
 @dataclass(frozen=True)
+class AccessSettings:
+    """Who may use the HTTP API, and how hit streams are paced."""
+
+    subscribers_file: str = _check(lambda v: True, "a path, or empty for no subscribers")
+    reload_interval_s: float = _check(lambda v: 0.1 <= v <= 3600, "a number of seconds, 0.1-3600")
+    stream_buffer_hits: int = _check(lambda v: 1 <= v <= 1_000_000, "an integer 1-1000000")
+    ping_interval_s: float = _check(lambda v: 0.1 <= v <= 300, "a number of seconds, 0.1-300")
+    write_timeout_s: float = _check(lambda v: 0.1 <= v <= 300, "a number of seconds, 0.1-300")
+    recent_hits: int = _check(lambda v: 0 <= v <= 10_000_000, "an integer 0-10000000")
+
+
+@dataclass(frozen=True)
 class Settings:
     """Every setting of Vigil, loaded once by `load_settings` and passed down."""
 
@@ -125,6 +137,7 @@ class Settings:
     worker: WorkerSettings
     watchlist: WatchlistSettings
     alerts: AlertSettings
+    access: AccessSettings
 
     def as_env(self) -> dict[str, str]:
         """Return these settings as VIGIL_* variables, so a child process loads the same."""

@@ -7,11 +7,13 @@ from pathlib import Path
 import faust
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from agents.audit import AuditTrail
 from agents.consumer_lag import register_consumer_lag
 from agents.context import WorkerContext
 from agents.records import register_record_agents
 from agents.watchlist import register_watchlist
 from streams import transport
+from web.routes import register_web
 
 # Faust's default; used when the broker check leaves normal batching on.
 FAUST_DEFAULT_MAX_BATCH_SIZE = 16384
@@ -49,9 +51,12 @@ def create_app(ctx: WorkerContext) -> faust.App:
     ctx.hits_topic = app.topic(ctx.topics.hits, **raw)
     ctx.deadletter_topic = app.topic(ctx.topics.deadletter, **raw)
     ctx.audit_topic = app.topic(ctx.topics.audit, **raw)
+    ctx.audit = AuditTrail(ctx.audit_topic, ctx.metrics.audit_events,
+                           ctx.settings.worker.send_retries)
     register_watchlist(app, ctx)
     register_record_agents(app, ctx)
     register_consumer_lag(app, ctx)
+    register_web(app, ctx)
 
     @app.page("/healthz")
     async def healthz(self, request):

@@ -14,6 +14,7 @@ from kafka.errors import KafkaError
 
 from config.settings import Settings, SettingsError, load_settings
 from streams.broker import BrokerError, EmbeddedBroker, resolve_bootstrap
+from streams.subscribecli import add_parsers as add_subscriber_parsers
 
 # Field that becomes the message key, per input topic (the contract's "key" column).
 KEY_FIELDS = {"sensing": "sensor_id", "plates": "camera_id", "checkins": "property_id",
@@ -243,6 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--sightings", type=int, default=20, help="latency samples per run")
     st.add_argument("--json", metavar="PATH", help="write the figures as JSON")
     st.set_defaults(func=cmd_loadtest_startup)
+    add_subscriber_parsers(sub)
     return p
 
 

@@ -1,0 +1,124 @@
+"""The duty-desk console in a real (headless) Chromium against a running worker."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from config.subscribers import token_hash
+from loadtest.deployment import Deployment
+from streams.broker import free_port
+
+pytestmark = pytest.mark.integration
+
+DAY_MS = 86_400_000
+TOKEN = "tok-console"
+DRIVER = shutil.which("chromedriver")
+BROWSER = shutil.which("chromium")
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator:
+    """Headless Chromium through a chromedriver this test starts and stops by its pid."""
+    if not (DRIVER and BROWSER):
+        pytest.skip("chromium and chromium-driver are not installed (./dev test installs "
+                    "them when run as root on Debian)")
+    from selenium import webdriver
+
+    port = free_port()
+    with (tmp_path / "chromedriver.log").open("ab") as log:
+        # Own session: the browser it launches is in the driver's process group.
+        driver_proc = subprocess.Popen([DRIVER, f"--port={port}"], stdout=log,
+                                       stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/status", timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "chromedriver did not start"
+                time.sleep(0.1)
+        options = webdriver.ChromeOptions()
+        options.binary_location = BROWSER
+        for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
+                    f"--user-data-dir={tmp_path / 'profile'}"):
+            options.add_argument(arg)
+        driver = webdriver.Remote(f"http://127.0.0.1:{port}", options=options)
+        try:
+            yield driver
+        finally:
+            driver.quit()
+    finally:
+        # Whatever is left of the driver and the browser goes with the process group.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(driver_proc.pid, signal.SIGKILL)
+        driver_proc.wait(10)
+
+
+@pytest.fixture
+def deployment(deployment_factory, tmp_path: Path) -> Deployment:
+    subs = tmp_path / "subscribers.toml"
+    subs.write_text(f'[[principal]]\nname = "desk"\ntoken_sha256 = "{token_hash(TOKEN)}"\n'
+                    'lists = ["wanted-persons"]\n')
+    d = deployment_factory(access_subscribers_file=str(subs))
+    d.send("watchlist", {"op": "upsert", "entry_id": "W-C", "list": "wanted-persons",
+                         "subject_type": "device", "id_type": "mac", "key": "a000000000c1",
+                         "priority": 1, "legal_basis": "case 5", "requested_by": "unit-5",
+                         "expires_at": now_ms() + 30 * DAY_MS}, key="W-C")
+    d.start_worker()
+    return d
+
+
+def test_console_shows_a_hit_within_two_seconds_and_acknowledges_it(
+        browser, deployment: Deployment) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(deployment.base_url + "/console")
+    browser.find_element(By.ID, "token").send_keys(TOKEN)
+    browser.find_element(By.ID, "connect").click()
+    WebDriverWait(browser, 20).until(
+        lambda b: b.find_element(By.ID, "status").text == "connected")
+    observed = now_ms()
+    deployment.send("sensing", {"sensor_id": "S-DESK", "ts": observed, "id_type": "mac",
+                                "device_id": "a0:00:00:00:00:c1", "rssi": -40}, key="S-DESK")
+    row = WebDriverWait(browser, 10, poll_frequency=0.05).until(
+        lambda b: b.find_elements(By.CSS_SELECTOR, "tr.hit"))[0]
+    shown_after_s = (now_ms() - observed) / 1000
+    assert shown_after_s < 2.0, f"hit shown {shown_after_s:.2f}s after its observation"
+    assert "p1" in row.get_attribute("class").split()
+    assert [c.text for c in row.find_elements(By.TAG_NAME, "td")[:4]] == [
+        "P1", "wanted-persons", "S-DESK", "W-C"]
+    hit_id = row.get_attribute("data-hit-id")
+    row.find_element(By.CSS_SELECTOR, "button.ack").click()
+    WebDriverWait(browser, 10).until(lambda b: "acked" in row.get_attribute("class"))
+    acks = deployment.read_until("audit", lambda vs: any(
+        v["type"] == "ack" and v["hit_id"] == hit_id for v in vs), timeout_s=15)
+    (ack,) = [v for v in acks if v["type"] == "ack" and v["hit_id"] == hit_id]
+    assert (ack["subscriber"], ack["entry_id"]) == ("desk", "W-C")
+    # A dropped connection (the worker goes away and comes back): the page reconnects by
+    # itself and resumes where it was, so the hit of the outage shows once, and no other.
+    deployment.stop_worker()
+    later = now_ms()
+    deployment.send("sensing", {"sensor_id": "S-DESK2", "ts": later, "id_type": "mac",
+                                "device_id": "a0:00:00:00:00:c1", "rssi": -40}, key="S-DESK2")
+    deployment.start_worker()
+    WebDriverWait(browser, 30, poll_frequency=0.1).until(
+        lambda b: len(b.find_elements(By.CSS_SELECTOR, "tr.hit")) >= 2)
+    time.sleep(1.0)  # a repeat would come right behind the resumed hit
+    rows = browser.find_elements(By.CSS_SELECTOR, "tr.hit")
+    assert [r.find_elements(By.TAG_NAME, "td")[2].text for r in rows] == ["S-DESK2", "S-DESK"]

@@ -1,0 +1,353 @@
+"""Subscribers over real HTTP against a running worker on the real broker: clearance,
+resume, refusals, acks, edits, a stalled reader, token rotation and the audit chain."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from config.subscribers import token_hash
+from loadtest.deployment import Deployment
+from schemas.json import dumps, loads
+from web.client import HitStreamConnection, StreamRefused
+from web.sse import Event
+
+pytestmark = pytest.mark.integration
+
+DAY_MS = 86_400_000
+TOKENS = {"wanted": "tok-wanted", "vehicles": "tok-vehicles", "urgent": "tok-urgent",
+          "editor": "tok-editor", "stall": "tok-stall"}
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def subscribers_toml(tokens: dict[str, str]) -> str:
+    rows = [("wanted", "subscriber", ["wanted-persons"], 3),
+            ("vehicles", "subscriber", ["stolen-vehicles"], 3),
+            ("urgent", "subscriber", ["*"], 1),
+            ("editor", "editor", ["stolen-vehicles"], 3),
+            ("stall", "subscriber", ["*"], 3)]
+    return "\n".join(
+        f'[[principal]]\nname = "{name}"\ntoken_sha256 = "{token_hash(tokens[name])}"\n'
+        f'role = "{role}"\nlists = {json.dumps(lists)}\nmin_priority = {prio}\n'
+        for name, role, lists, prio in rows)
+
+
+def upsert(entry_id: str, list_name: str, key: str, priority: int) -> dict:
+    return {"op": "upsert", "entry_id": entry_id, "list": list_name, "subject_type": "device",
+            "id_type": "mac", "key": key, "priority": priority, "legal_basis": "case 9",
+            "requested_by": "unit-9", "expires_at": now_ms() + 30 * DAY_MS}
+
+
+# Three entries: wanted-persons P2, stolen-vehicles P1, stolen-vehicles P3.
+ENTRIES = {"W-P": ("wanted-persons", "a00000000001", 2),
+           "W-V1": ("stolen-vehicles", "a00000000002", 1),
+           "W-V3": ("stolen-vehicles", "a00000000003", 3)}
+
+
+@pytest.fixture(scope="module")
+def deployment(bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    run = tmp_path_factory.mktemp("subs")
+    subs = run / "subscribers.toml"
+    subs.write_text(subscribers_toml(TOKENS))
+    d = Deployment(bootstrap, run, access_subscribers_file=str(subs),
+                   access_reload_interval_s="0.2", access_ping_interval_s="0.5",
+                   access_stream_buffer_hits="20", access_write_timeout_s="3")
+    try:
+        for entry_id, (list_name, key, prio) in ENTRIES.items():
+            d.send("watchlist", upsert(entry_id, list_name, key, prio), key=entry_id)
+        d.start_worker()
+        yield d
+    finally:
+        d.close()
+
+
+def sight(d: Deployment, entry_ids: list[str], sensor: str) -> int:
+    """Send one sighting of each entry's device at `sensor`; return its observed ts."""
+    ts = now_ms()
+    d.send("sensing", [{"sensor_id": sensor, "ts": ts, "id_type": "mac",
+                        "device_id": ENTRIES[e][1], "rssi": -50} for e in entry_ids], key=sensor)
+    return ts
+
+
+def collect(stream: HitStreamConnection, *until: str, limit_s: float = 20) -> list[Event]:
+    """Read hit events until hits at every location in `until` (markers) have come.
+
+    Sightings at different sensors are matched on different partitions, so their hits may
+    come in any order; only the set is checked."""
+    got: list[Event] = []
+    waiting = set(until)
+    deadline = time.monotonic() + limit_s
+    for event in stream:
+        assert time.monotonic() < deadline, f"no hits at {sorted(waiting)} within {limit_s}s"
+        if event.event == "hit":
+            got.append(event)
+            waiting.discard(loads(event.data)["location_id"])
+            if not waiting:
+                return got
+    raise AssertionError("stream ended")
+
+
+def collect_resuming(d: Deployment, stream: HitStreamConnection, token: str, *until: str,
+                     limit_s: float = 60) -> tuple[list[Event], int]:
+    """Like `collect`, reconnecting with Last-Event-ID whenever the server cuts the stream
+    off, as a client must; return the hits and how many times it was told it lagged."""
+    got: list[Event] = []
+    lagged = 0
+    waiting = set(until)
+    deadline = time.monotonic() + limit_s
+    while True:
+        try:
+            for event in stream:
+                assert time.monotonic() < deadline, f"{len(waiting)} hits missing"
+                if event.event == "lagged":
+                    lagged += 1
+                elif event.event == "hit":
+                    got.append(event)
+                    waiting.discard(loads(event.data)["location_id"])
+                    if not waiting:
+                        return got, lagged
+        finally:
+            stream.close()
+        stream = HitStreamConnection(d.base_url, token, got[-1].id if got else None)
+
+
+def locations(events: list[Event]) -> list[tuple[str, str]]:
+    return [(h["entry_id"], h["location_id"]) for h in (loads(e.data) for e in events)]
+
+
+def request(d: Deployment, method: str, path: str, token: str | None,
+            body: dict | None = None) -> tuple[int, dict]:
+    req = urllib.request.Request(d.base_url + path, method=method,
+                                 data=dumps(body) if body is not None else None)
+    if token is not None:
+        req.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, loads(exc.read())
+
+
+def audit_events(d: Deployment, done, timeout_s: float = 15) -> list[dict]:
+    return d.read_until("audit", done, timeout_s)
+
+
+def test_each_subscriber_receives_exactly_the_hits_it_is_cleared_for(
+        deployment: Deployment) -> None:
+    streams = {n: HitStreamConnection(deployment.base_url, TOKENS[n])
+               for n in ("wanted", "vehicles", "urgent")}
+    try:
+        sight(deployment, list(ENTRIES), "S-CLR1")
+        sight(deployment, ["W-P", "W-V1"], "S-CLR2")
+        # Once those five hits are on the topic, one last sighting of an entry each
+        # subscriber may see marks the end: anything leaked would have come before it.
+        deployment.read_until("hits", lambda vs: sum(
+            v["location_id"] in ("S-CLR1", "S-CLR2") for v in vs) == 5)
+        sight(deployment, ["W-P", "W-V1"], "S-CLR-END")
+        got = {n: sorted(locations(collect(s, "S-CLR-END"))) for n, s in streams.items()}
+    finally:
+        for s in streams.values():
+            s.close()
+    assert got["wanted"] == [("W-P", "S-CLR-END"), ("W-P", "S-CLR1"), ("W-P", "S-CLR2")]
+    assert got["vehicles"] == [("W-V1", "S-CLR-END"), ("W-V1", "S-CLR1"), ("W-V1", "S-CLR2"),
+                               ("W-V3", "S-CLR1")]
+    assert got["urgent"] == [("W-V1", "S-CLR-END"), ("W-V1", "S-CLR1"), ("W-V1", "S-CLR2")]
+
+
+def test_resume_with_last_event_id_loses_and_repeats_nothing(deployment: Deployment) -> None:
+    stream = HitStreamConnection(deployment.base_url, TOKENS["wanted"])
+    sight(deployment, ["W-P"], "S-RES1")
+    first = collect(stream, "S-RES1")
+    stream.close()
+    # While disconnected: hits for this subscriber and for others, on every partition.
+    for n in range(2, 8):
+        sight(deployment, ["W-P", "W-V1"], f"S-RES{n}")
+    resumed = HitStreamConnection(deployment.base_url, TOKENS["wanted"], first[-1].id)
+    try:
+        sight(deployment, ["W-P"], "S-RES8")  # arrives live, after the catch-up
+        after = collect(resumed, *(f"S-RES{n}" for n in range(2, 9)))
+    finally:
+        resumed.close()
+    assert sorted(locations(after)) == [("W-P", f"S-RES{n}") for n in range(2, 9)]
+
+
+def test_missing_bad_and_unentitled_tokens_are_refused_and_audited(
+        deployment: Deployment) -> None:
+    with pytest.raises(StreamRefused) as missing:
+        HitStreamConnection(deployment.base_url, None)
+    with pytest.raises(StreamRefused) as bad:
+        HitStreamConnection(deployment.base_url, "not-a-token")
+    assert (missing.value.status, bad.value.status) == (401, 401)
+    entry = upsert("W-HTTP", "stolen-vehicles", "a000000000ff", 2)
+    assert request(deployment, "PUT", "/v1/watchlist/W-HTTP", TOKENS["vehicles"],
+                   entry)[0] == 403
+    # An ack of a hit the token is not cleared for answers like an unknown hit.
+    stream = HitStreamConnection(deployment.base_url, TOKENS["vehicles"])
+    try:
+        sight(deployment, ["W-V1"], "S-ACK")
+        (hit_event,) = collect(stream, "S-ACK")
+    finally:
+        stream.close()
+    hit_id = loads(hit_event.data)["hit_id"]
+    assert request(deployment, "POST", f"/v1/hits/{hit_id}/ack", TOKENS["wanted"])[0] == 404
+    assert request(deployment, "POST", f"/v1/hits/{hit_id}/ack", TOKENS["vehicles"]) == (
+        200, {"acked": hit_id})
+
+    def refused(vs: list[dict]) -> list[tuple]:
+        return sorted((v["status"], v["reason"]) for v in vs
+                      if v["type"] == "request_refused" and v.get("channel") == "http")
+
+    want = [(401, "bad_token"), (401, "no_token"), (403, "forbidden"), (404, "not_cleared")]
+    values = audit_events(deployment, lambda vs: refused(vs) == want and any(
+        v["type"] == "ack" and v["hit_id"] == hit_id for v in vs))
+    assert refused(values) == want
+    assert not any("tok-" in json.dumps(v) for v in values), "a token leaked into the audit"
+    (ack,) = [v for v in values if v["type"] == "ack"]
+    assert (ack["subscriber"], ack["list"]) == ("vehicles", "stolen-vehicles")
+    delivered = [v for v in values if v["type"] == "hit_delivered" and v["hit_id"] == hit_id]
+    assert [v["subscriber"] for v in delivered] == ["vehicles"]
+
+
+def test_editor_puts_and_deletes_entries_with_the_topic_rules(deployment: Deployment) -> None:
+    before = deployment.watchlist_entries()
+    entry = upsert("W-HTTP2", "stolen-vehicles", "a000000000fe", 2)
+    del entry["op"]
+    assert request(deployment, "PUT", "/v1/watchlist/W-HTTP2", TOKENS["editor"], entry)[0] == 202
+    bad = {**entry, "priority": 9}
+    status, body = request(deployment, "PUT", "/v1/watchlist/W-HTTP2", TOKENS["editor"], bad)
+    assert (status, body["error"]) == (400, "bad_priority")
+    other_list = {**entry, "list": "wanted-persons"}
+    assert request(deployment, "PUT", "/v1/watchlist/W-HTTP2", TOKENS["editor"],
+                   other_list)[0] == 403
+    deadline = time.monotonic() + 15
+    while deployment.watchlist_entries() != before + 1:
+        assert time.monotonic() < deadline, "PUT entry not applied"
+        time.sleep(0.1)
+    status, _ = request(deployment, "DELETE", "/v1/watchlist/W-HTTP2", TOKENS["editor"],
+                        {"requested_by": "unit-9", "reason": "recovered"})
+    assert status == 202
+    while deployment.watchlist_entries() != before:
+        assert time.monotonic() < deadline, "DELETE not applied"
+        time.sleep(0.1)
+    values = audit_events(deployment, lambda vs: sum(
+        v["type"] == "watchlist_change" and v.get("entry_id") == "W-HTTP2" for v in vs) == 2)
+    edits = [(v["op"], v["before"] is not None, v["after"] is not None) for v in values
+             if v["type"] == "edit_request" and v["entry_id"] == "W-HTTP2"]
+    assert edits == [("upsert", False, True), ("delete", True, False)]
+
+
+def test_a_stalled_subscriber_is_cut_off_and_the_others_keep_receiving(
+        deployment: Deployment) -> None:
+    # A client that sends its request and then never reads, with a tiny receive window.
+    stalled = socket.socket()
+    stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    url = deployment.base_url.removeprefix("http://")
+    host, port = url.split(":")
+    stalled.connect((host, int(port)))
+    stalled.sendall(f"GET /v1/hits/stream HTTP/1.1\r\nHost: {url}\r\n"
+                    f"Authorization: Bearer {TOKENS['stall']}\r\n\r\n".encode())
+    reader = HitStreamConnection(deployment.base_url, TOKENS["wanted"])
+    try:
+        time.sleep(0.5)
+        n = 600  # enough to fill the kernel buffers and the 20-hit stream buffer
+        deployment.send("sensing", [{"sensor_id": f"S-STALL{i}", "ts": now_ms(),
+                                     "id_type": "mac", "device_id": ENTRIES["W-P"][1],
+                                     "rssi": -50} for i in range(n)], key="S-STALL")
+        got, lagged = collect_resuming(deployment, reader, TOKENS["wanted"],
+                                       *(f"S-STALL{i}" for i in range(n)))
+        # The burst is larger than a stream buffer, so this reader was cut off too, was
+        # told so, and resumed from the topic without a gap or a repeat.
+        assert lagged >= 1
+        assert sorted(locations(got)) == sorted(("W-P", f"S-STALL{i}") for i in range(n))
+        drops = deployment.http_text("/metrics")
+        assert 'vigil_subscriber_drops_total{subscriber="stall"} 1.0' in drops
+        # Hits still reach the others after the stall.
+        reader = HitStreamConnection(deployment.base_url, TOKENS["wanted"], got[-1].id)
+        ts = sight(deployment, ["W-P"], "S-AFTER")
+        (after,) = collect(reader, "S-AFTER")
+        assert loads(after.data)["observed_ts"] == ts
+    finally:
+        reader.close()
+        stalled.close()
+
+
+def test_a_rotated_token_applies_without_restart(deployment: Deployment,
+                                                  tmp_path: Path) -> None:
+    path = Path(deployment.settings.access.subscribers_file)
+    rotated = {**TOKENS, "wanted": "tok-wanted-2"}
+    try:
+        path.write_text(subscribers_toml(rotated))
+        deadline = time.monotonic() + 15
+        while request(deployment, "POST", "/v1/hits/h-0/ack", "tok-wanted-2")[0] == 401:
+            assert time.monotonic() < deadline, "new token not taken"
+            time.sleep(0.2)
+        assert request(deployment, "POST", "/v1/hits/h-0/ack", "tok-wanted")[0] == 401
+    finally:
+        path.write_text(subscribers_toml(TOKENS))
+        deadline = time.monotonic() + 15
+        while request(deployment, "POST", "/v1/hits/h-0/ack", "tok-wanted")[0] == 401:
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+
+
+def test_audit_verify_passes_the_topic_and_names_an_edited_or_removed_event(
+        deployment: Deployment, tmp_path: Path) -> None:
+    env_args = [sys.executable, "-m", "streams.cli", "audit", "verify"]
+    env = {**deployment.settings.as_env(), "PATH": "/usr/bin:/bin"}
+    ok = subprocess.run(env_args, env=env, capture_output=True, text=True, timeout=60)
+    assert ok.returncode == 0 and ok.stdout.startswith("ok: "), ok.stdout + ok.stderr
+    values = deployment.read_until("audit", lambda vs: len(vs) >= 10)
+    assert len(values) >= 10 and len({v["producer"] for v in values}) == 1
+    lines = [dumps(v).decode() for v in values]
+
+    def verify(edited: list[str]) -> str:
+        f = tmp_path / "audit.jsonl"
+        f.write_text("\n".join(edited) + "\n")
+        run = subprocess.run([*env_args, "--file", str(f)], env=env, capture_output=True,
+                             text=True, timeout=60)
+        assert run.returncode == 1, run.stdout
+        return run.stdout
+
+    changed = dict(values[4], at=values[4]["at"] + 1)
+    assert "audit.jsonl:5: content does not match" in verify(
+        [*lines[:4], dumps(changed).decode(), *lines[5:]])
+    # Remove seq 5: the event that follows it in its chain (seq 6) is named, wherever
+    # concurrent senders put it in the log.
+    kept = [line for line, v in zip(lines, values, strict=True) if v["seq"] != 5]
+    line_of_6 = 1 + next(i for i, line in enumerate(kept) if loads(line)["seq"] == 6)
+    assert f"audit.jsonl:{line_of_6}: seq 6 of " in verify(kept)
+
+
+def test_vigil_subscribe_prints_the_hits_of_its_token(deployment: Deployment) -> None:
+    env = {**deployment.settings.as_env(), "PATH": "/usr/bin:/bin"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streams.cli", "subscribe", "--token", TOKENS["wanted"],
+         "--json", "--max", "1"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        # Keep sighting until the subscriber, once connected, prints one.
+        while proc.poll() is None:
+            assert time.monotonic() < deadline, "vigil subscribe printed nothing"
+            sight(deployment, ["W-V1"], "S-CLI-V")
+            sight(deployment, ["W-P"], "S-CLI")
+            time.sleep(0.5)
+        out, err = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    assert proc.returncode == 0, err
+    hit = loads(out.splitlines()[0])
+    assert (hit["entry_id"], hit["location_id"]) == ("W-P", "S-CLI")

@@ -1,0 +1,1 @@
+"""HTTP API of a worker: hit streams, acks, watchlist edits, the console."""

@@ -1,0 +1,66 @@
+"""Server-Sent Events as Vigil uses them: frames, resumable event ids, and a client parser.
+
+An event id is the reader's position in `vigil.hits` just after the event: the next offset
+of every partition, as "partition:offset" pairs joined by commas ("0:17,1:4,2:0,3:9").
+Resuming from it reads each partition from that offset, so nothing is skipped or repeated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+Position = dict[int, int]
+
+
+def encode_position(position: Position) -> str:
+    """Return the event id of a position."""
+    return ",".join(f"{p}:{o}" for p, o in sorted(position.items()))
+
+
+def decode_position(event_id: str) -> Position:
+    """Parse an event id; raise ValueError if it is not one."""
+    position: Position = {}
+    for pair in event_id.strip().split(","):
+        p, sep, o = pair.partition(":")
+        if not sep or not p.isdigit() or not o.isdigit() or int(p) in position:
+            raise ValueError(f"not a hit stream event id: {event_id[:100]!r}")
+        position[int(p)] = int(o)
+    return position
+
+
+def frame(event: str, data: bytes, event_id: str | None = None) -> bytes:
+    """Return one SSE frame; `data` must be a single line (compact JSON is)."""
+    head = f"id: {event_id}\n" if event_id is not None else ""
+    return f"{head}event: {event}\n".encode() + b"data: " + data + b"\n\n"
+
+
+@dataclass(frozen=True)
+class Event:
+    """One event received from an SSE stream."""
+
+    event: str
+    data: str
+    id: str | None
+
+
+def parse_events(lines: Iterable[str]) -> Iterator[Event]:
+    """Yield the events of an SSE stream given line by line (comments skipped)."""
+    name, data, event_id = "message", [], None
+    for raw in lines:
+        line = raw.rstrip("\r\n")
+        if not line:
+            if data:
+                yield Event(name, "\n".join(data), event_id)
+            name, data, event_id = "message", [], None
+            continue
+        if line.startswith(":"):
+            continue
+        field, _, value = line.partition(":")
+        value = value.removeprefix(" ")
+        if field == "event":
+            name = value
+        elif field == "data":
+            data.append(value)
+        elif field == "id":
+            event_id = value
