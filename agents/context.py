@@ -11,6 +11,7 @@ from agents.audit import AuditTrail
 from config.settings import Settings
 from streams.metrics import Metrics
 from streams.topics import TopicNames
+from tables.suppression import Suppression
 from tables.watchlist import Watchlist
 
 
@@ -26,6 +27,12 @@ class WorkerContext:
     watchlist: Watchlist = field(default_factory=Watchlist)
     # Set once the global watchlist reader has caught up with the topic's end.
     watchlist_loaded: asyncio.Event = field(default_factory=asyncio.Event)
+    # The watchlist partition each entry was last written to: its expiry is audited by the
+    # worker whose audit agent owns that partition.
+    entry_partitions: dict[str, int] = field(default_factory=dict)
+    suppression: Suppression = field(default_factory=lambda: Suppression(0))
+    # Set once the hits of the look-back period have been read into `suppression`.
+    suppression_loaded: asyncio.Event = field(default_factory=asyncio.Event)
     # Output topics, bound to the Faust app when it is created.
     hits_topic: TopicT | None = None
     deadletter_topic: TopicT | None = None

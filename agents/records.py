@@ -75,7 +75,10 @@ def process_messages(
                 records, rejected = decode(value, ctype)
                 m.records_in.labels(source, message_format(value, ctype)).inc(len(records))
                 decoded += len(records)
-                found = find_hits(records, ctx.watchlist, clock)
+                matched = find_hits(records, ctx.watchlist, clock)
+                found = [h for h in matched if ctx.suppression.admit(h)]
+                if len(found) < len(matched):
+                    m.suppressed.labels(source).inc(len(matched) - len(found))
         except Exception as exc:  # a bug must not lose the input: dead-letter it
             log.exception("failed to handle %s[%d]@%d", msg.topic, msg.partition, msg.offset)
             rejected = [Rejected("internal_error", f"{type(exc).__name__}: {exc}"[:200])]

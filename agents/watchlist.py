@@ -43,18 +43,58 @@ def judge_command(value: bytes | None, key: bytes | None, timestamp_ms: int,
         return Rejected("internal_error", f"{type(exc).__name__}: {exc}"[:200])
 
 
-def apply_command(ctx: WorkerContext, command: Command | None, key: bytes | None) -> str:
+def apply_command(ctx: WorkerContext, command: Command | None, key: bytes | None,
+                  partition: int = 0) -> str:
     """Apply one judged command to this worker's watchlist; return what was done."""
     if isinstance(command, WatchlistEntry):
         ctx.watchlist.upsert(command)
+        ctx.entry_partitions[command.entry_id] = partition
         return "upsert"
     if isinstance(command, WatchlistDelete):
         ctx.watchlist.delete(command.entry_id)
+        ctx.entry_partitions.pop(command.entry_id, None)
         return "delete"
     if command is None and key:  # compaction tombstone
-        ctx.watchlist.delete(key.decode("utf-8", "replace"))
+        entry_id = key.decode("utf-8", "replace")
+        ctx.watchlist.delete(entry_id)
+        ctx.entry_partitions.pop(entry_id, None)
         return "tombstone"
     return "rejected"
+
+
+def expiry_event(entry: WatchlistEntry, at_ms: int) -> dict[str, Any]:
+    """Return the audit record of an entry's expiry; `audit_id` is the same on every worker
+    and every run, so a duplicate written across a rebalance is recognisable."""
+    return {"type": "watchlist_expiry", "at": at_ms, "entry_id": entry.entry_id,
+            "list": entry.list, "expires_at": entry.expires_at,
+            "audit_id": f"expiry:{entry.entry_id}:{entry.expires_at}"}
+
+
+async def expire_entries(app: faust.App, ctx: WorkerContext, started_ms: int) -> int:
+    """Remove expired entries from this worker's index; audit those this worker owns.
+
+    Every worker removes every expired entry (each holds them all); the expiry is audited
+    by the worker whose watchlist audit agent owns the entry's partition, so once per
+    deployment. Entries that expired before this worker started were audited by the
+    worker that ran then. Return how many entries were removed.
+    """
+    if not ctx.watchlist_loaded.is_set() or app.rebalancing:
+        return 0  # ownership is unknown mid-rebalance: the next tick decides
+    now = now_ms()
+    due = ctx.watchlist.expired(now)
+    if not due:
+        return 0
+    owned = {tp.partition for tp in app.consumer.assignment()
+             if tp.topic == ctx.topics.watchlist}
+    out = []
+    for entry in due:
+        ctx.watchlist.delete(entry.entry_id)
+        partition = ctx.entry_partitions.pop(entry.entry_id, None)
+        if partition in owned and entry.expires_at >= started_ms:
+            out.append(ctx.audit.entry(expiry_event(entry, now)))
+    ctx.metrics.expiries.inc(len(due))
+    await deliver(out, ctx.settings.worker.send_retries)
+    return len(due)
 
 
 async def _read_watchlist(ctx: WorkerContext) -> None:
@@ -85,10 +125,11 @@ async def _read_watchlist(ctx: WorkerContext) -> None:
             for records in batches.values():
                 for rec in records:
                     command = judge_command(rec.value, rec.key, rec.timestamp, max_ttl)
-                    done = apply_command(ctx, command, rec.key)
+                    done = apply_command(ctx, command, rec.key, rec.partition)
                     ctx.metrics.watchlist_commands.labels(done).inc()
             for name, count in ctx.watchlist.entries_by_list().items():
                 ctx.metrics.watchlist_entries.labels(name).set(count)
+            ctx.metrics.index_bytes.set(ctx.watchlist.nbytes)
             for tp in list(pending):
                 if await consumer.position(tp) >= pending[tp]:
                     del pending[tp]
@@ -129,6 +170,12 @@ def register_watchlist(app: faust.App, ctx: WorkerContext) -> None:
     topic = app.topic(ctx.topics.watchlist, key_type=bytes, value_type=bytes,
                       key_serializer="raw", value_serializer="raw")
     w = ctx.settings.worker
+
+    started_ms = now_ms()
+
+    @app.timer(interval=ctx.settings.watchlist.expiry_check_s)
+    async def expire() -> None:
+        await expire_entries(app, ctx, started_ms)
 
     @app.task
     async def read_watchlist() -> None:

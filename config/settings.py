@@ -106,6 +106,8 @@ class WatchlistSettings:
     """Rules for watchlist entries."""
 
     max_ttl_days: int = _check(lambda v: 1 <= v <= 3650, "an integer 1-3650")
+    hash_secret: str = _check(lambda v: len(v) <= 256, "at most 256 characters")
+    expiry_check_s: float = _check(lambda v: 0.05 <= v <= 3600, "seconds within 0.05-3600")
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,7 @@ class AlertSettings:
     """How hits are raised."""
 
     suppress_seconds: int = _check(lambda v: 0 <= v <= 86400 * 30, "an integer 0-2592000")
+    suppression_lookback_s: int = _check(lambda v: 0 <= v <= 86400 * 30, "an integer 0-2592000")
 
 
 @dataclass(frozen=True)

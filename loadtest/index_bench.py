@@ -120,15 +120,17 @@ def run(sizes: list[int], probes: int, seed: int) -> dict:
             "python": platform.python_version(), "seed": seed, "results": results}
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of `vigil loadtest index-bench`."""
-    p = argparse.ArgumentParser(prog="vigil loadtest index-bench")
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Add the options of `vigil loadtest index-bench` to `p`."""
     p.add_argument("--sizes", default="1e4,1e6,1e7",
                    help="comma-separated watchlist sizes (default 1e4,1e6,1e7)")
     p.add_argument("--probes", type=float, default=1e6, help="keys per matcher batch")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--json", type=Path, help="write the results here")
-    args = p.parse_args(argv)
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run `vigil loadtest index-bench` with parsed options."""
     sizes = [int(float(s)) for s in args.sizes.split(",") if s.strip()]
     doc = run(sizes, int(args.probes), args.seed)
     if args.json:

@@ -43,8 +43,10 @@ def _broker(settings: Settings) -> Iterator[str]:
 def _first_hit_s(d: Deployment, started: float) -> float:
     """Send one watched sighting; return seconds from `started` until its hit is read."""
     ts = _now_ms()
-    d.send("sensing", {"sensor_id": "S-1", "ts": ts, "id_type": "mac", "device_id": DEVICE},
-           key="S-1")
+    # A sensor of its own each time: a repeat at one sensor would be suppressed.
+    sensor = f"S-FIRST-{ts}"
+    d.send("sensing", {"sensor_id": sensor, "ts": ts, "id_type": "mac", "device_id": DEVICE},
+           key=sensor)
     d.read_until("hits", lambda vs: any(v["observed_ts"] == ts for v in vs), 120)
     return time.monotonic() - started
 

@@ -11,6 +11,7 @@ from agents.audit import AuditTrail
 from agents.consumer_lag import register_consumer_lag
 from agents.context import WorkerContext
 from agents.records import register_record_agents
+from agents.suppression import register_suppression
 from agents.watchlist import register_watchlist
 from streams import transport
 from web.routes import register_web
@@ -54,6 +55,7 @@ def create_app(ctx: WorkerContext) -> faust.App:
     ctx.audit = AuditTrail(ctx.audit_topic, ctx.metrics.audit_events,
                            ctx.settings.worker.send_retries)
     register_watchlist(app, ctx)
+    register_suppression(app, ctx)
     register_record_agents(app, ctx)
     register_consumer_lag(app, ctx)
     register_web(app, ctx)

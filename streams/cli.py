@@ -13,6 +13,7 @@ from typing import BinaryIO
 from kafka.errors import KafkaError
 
 from config.settings import Settings, SettingsError, load_settings
+from loadtest import index_bench
 from streams.broker import BrokerError, EmbeddedBroker, resolve_bootstrap
 from streams.subscribecli import add_parsers as add_subscriber_parsers
 
@@ -244,6 +245,9 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--sightings", type=int, default=20, help="latency samples per run")
     st.add_argument("--json", metavar="PATH", help="write the figures as JSON")
     st.set_defaults(func=cmd_loadtest_startup)
+    ib = ltsub.add_parser("index-bench", help="watchlist index micro-benchmark vs a Python set")
+    index_bench.add_arguments(ib)
+    ib.set_defaults(func=lambda _settings, args: index_bench.main(args))
     add_subscriber_parsers(sub)
     return p
 

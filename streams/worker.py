@@ -13,6 +13,8 @@ from streams.broker import resolve_bootstrap
 from streams.brokercheck import check_high_watermark, one_record_per_batch
 from streams.metrics import build_metrics
 from streams.topics import ensure_topics, topic_names
+from tables.suppression import Suppression
+from tables.watchlist import Watchlist
 
 log = logging.getLogger("vigil.worker")
 
@@ -28,8 +30,10 @@ def prepare_worker(settings: Settings) -> WorkerContext:
     metrics = build_metrics()
     metrics.broker_hwm_counts_batches.set(int(check.counts_batches))
     metrics.producer_one_record_per_batch.set(int(one_per_batch))
+    secret = settings.watchlist.hash_secret.encode("utf-8") or None
     return WorkerContext(settings=settings, bootstrap=bootstrap, topics=topics, metrics=metrics,
-                         one_record_per_batch=one_per_batch)
+                         one_record_per_batch=one_per_batch, watchlist=Watchlist(secret),
+                         suppression=Suppression(settings.alerts.suppress_seconds * 1000))
 
 
 def run_worker(settings: Settings) -> None:

@@ -1,16 +1,25 @@
-"""Find the hits in a decoded batch: plain functions over the watchlist, no broker involved."""
+"""Find the hits in a decoded batch: whole batches through the index, no broker involved."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+
 from schemas.checkins import CheckIn
 from schemas.hits import Hit, make_hit_id
-from schemas.normalize import canonical_plate
+from schemas.normalize import OCR_CLASSES
 from schemas.plates import PlateRead
 from schemas.sensing import SensingBatch
 from schemas.watchlist import WatchlistEntry
-from tables.watchlist import OCR_SUBJECT, Watchlist
+from tables.index import key_words
+from tables.watchlist import DOC_SPACES, PLATE_OCR_SPACE, PLATE_SPACE, Watchlist
+
+# Byte map to each OCR class's representative; the classes are ASCII, and in UTF-8 an ASCII
+# byte is always that character, so mapping bytes canonicalises whole plates at once.
+_CANONICAL = np.arange(256, dtype=np.uint8)
+for _cls in OCR_CLASSES:
+    _CANONICAL[[ord(c) for c in _cls[1:]]] = ord(_cls[0])
 
 
 def _hit(entry: WatchlistEntry, source: str, location_id: str, observed_ts: int, match: str,
@@ -25,12 +34,14 @@ def _hit(entry: WatchlistEntry, source: str, location_id: str, observed_ts: int,
 
 def find_sensing_hits(batch: SensingBatch, watchlist: Watchlist, now_ms: int) -> list[Hit]:
     """Return the hits of device sightings in `batch` (exact match on id type and device id)."""
+    if len(batch) == 0:
+        return []
+    words = np.ascontiguousarray(batch.device_id).view(np.uint64).reshape(len(batch), -1)
     hits = []
-    for i in range(len(batch)):
-        id_type, device_id = batch.id_type_name(i), batch.device_id_str(i)
-        for entry in watchlist.lookup(("device", id_type, device_id), now_ms):
-            hits.append(_hit(entry, "sensing", batch.location_id(i), int(batch.ts[i]), "exact",
-                             {"id_type": id_type, "device_id": device_id}, now_ms))
+    for i, entry in watchlist.match(batch.id_type, words, now_ms):
+        hits.append(_hit(entry, "sensing", batch.location_id(i), int(batch.ts[i]), "exact",
+                         {"id_type": batch.id_type_name(i), "device_id": batch.device_id_str(i)},
+                         now_ms))
     return hits
 
 
@@ -38,21 +49,28 @@ def find_plate_hits(reads: Sequence[PlateRead], watchlist: Watchlist, now_ms: in
     """Return the hits of plate reads: exact entries on the normalised plate, OCR-tolerant
     entries on its canonical form (reported as `exact` when the normalised read equals the key).
     """
+    if not reads:
+        return []
+    n = len(reads)
+    exact = key_words([r.plate_norm.encode("utf-8") for r in reads])
+    canonical = _CANONICAL[exact.view(np.uint8)].view(np.uint64)
+    spaces = np.repeat(np.array([PLATE_SPACE, PLATE_OCR_SPACE], np.uint8), n)
+    found = watchlist.match(spaces, np.concatenate([exact, canonical]), now_ms)
     hits = []
-    for r in reads:
-        exact = watchlist.lookup(("plate", "", r.plate_norm), now_ms)
-        tolerant = watchlist.lookup((OCR_SUBJECT, "", canonical_plate(r.plate_norm)), now_ms)
-        for entry in sorted(exact + tolerant, key=lambda e: e.entry_id):
-            match = "exact" if entry.key == r.plate_norm else "ocr-tolerant"
-            hits.append(_hit(entry, "plate", r.camera_id, r.ts, match, {"plate": r.plate}, now_ms))
+    for row, entry in sorted(found, key=lambda p: (p[0] % n, p[1].entry_id)):
+        r = reads[row % n]
+        match = "exact" if entry.key == r.plate_norm else "ocr-tolerant"
+        hits.append(_hit(entry, "plate", r.camera_id, r.ts, match, {"plate": r.plate}, now_ms))
     return hits
 
 
 def find_checkin_hits(checkins: Sequence[CheckIn], watchlist: Watchlist, now_ms: int) -> list[Hit]:
     """Return the hits of rental check-ins (exact match on document type and number)."""
-    hits = []
-    for c in checkins:
-        for entry in watchlist.lookup(("document", c.doc_type, c.doc_number), now_ms):
-            hits.append(_hit(entry, "checkin", c.property_id, c.ts, "exact",
-                             {"doc_type": c.doc_type, "doc_number": c.doc_number}, now_ms))
-    return hits
+    if not checkins:
+        return []
+    spaces = np.array([DOC_SPACES[c.doc_type] for c in checkins], np.uint8)
+    words = key_words([c.doc_number.encode("utf-8") for c in checkins])
+    return [_hit(entry, "checkin", c.property_id, c.ts, "exact",
+                 {"doc_type": c.doc_type, "doc_number": c.doc_number}, now_ms)
+            for row, entry in watchlist.match(spaces, words, now_ms)
+            for c in (checkins[row],)]

@@ -1,38 +1,46 @@
-"""The watchlist as every worker holds it: entries by id, and an index by match key."""
+"""The watchlist as every worker holds it: entries by id, matched through a WatchlistIndex."""
 
 from __future__ import annotations
 
+import secrets
 from collections import Counter
 from collections.abc import Iterator
 
-from schemas.normalize import canonical_plate
+import numpy as np
+
+from schemas.normalize import DOC_TYPES, ID_TYPE_CODES, canonical_plate
 from schemas.watchlist import WatchlistEntry
+from tables.index import WatchlistIndex
 
-MatchKey = tuple[str, str, str]
+# Key spaces: a record matches an entry only within one space, so a MAC never equals an
+# e-tag with the same characters and an exact plate entry never matches through the OCR
+# classes. Device spaces are the binary batch's id_type codes (1-4).
+PLATE_SPACE = 5
+PLATE_OCR_SPACE = 6
+DOC_SPACES: dict[str, int] = {t: 7 + i for i, t in enumerate(DOC_TYPES)}
 
 
-# OCR-tolerant entries live in their own key space, under the canonical form of their key,
-# so that an exact entry never matches through the confusion classes.
-OCR_SUBJECT = "plate~ocr"
-
-
-def index_key(entry: WatchlistEntry) -> MatchKey:
-    """Return the key `entry` is indexed under (its canonical form when OCR-tolerant)."""
+def entry_space_and_key(entry: WatchlistEntry) -> tuple[int, str]:
+    """Return the key space and key `entry` is indexed under (canonical when OCR-tolerant)."""
+    if entry.subject_type == "device":
+        return ID_TYPE_CODES[entry.kind], entry.key
+    if entry.subject_type == "document":
+        return DOC_SPACES[entry.kind], entry.key
     if entry.match == "ocr-tolerant":
-        return (OCR_SUBJECT, entry.kind, canonical_plate(entry.key))
-    return entry.match_key
+        return PLATE_OCR_SPACE, canonical_plate(entry.key)
+    return PLATE_SPACE, entry.key
 
 
 class Watchlist:
-    """Entries by id, plus a match-key index kept in step with every upsert and delete.
+    """Entries by id, and the numba index that matches batches against them.
 
-    Plain dicts: correct and simple; the numba index replaces the lookup side later
-    without changing this interface.
+    `secret` keys the index's hash (a random one per process by default: each worker
+    builds its own index, so nothing needs to agree on it); `hash_bits` < 64 is a test mode.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, secret: bytes | None = None, hash_bits: int = 64) -> None:
         self._entries: dict[str, WatchlistEntry] = {}
-        self._index: dict[MatchKey, set[str]] = {}
+        self._index = WatchlistIndex(secret or secrets.token_bytes(16), hash_bits)
         # Kept at zero once a list empties, so its gauge drops to 0 instead of going stale.
         self._per_list: Counter[str] = Counter()
 
@@ -41,6 +49,11 @@ class Watchlist:
 
     def __iter__(self) -> Iterator[WatchlistEntry]:
         return iter(self._entries.values())
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the matching index."""
+        return self._index.nbytes
 
     def entries_by_list(self) -> dict[str, int]:
         """Return how many entries each list holds (lists seen before and now empty: 0)."""
@@ -52,9 +65,12 @@ class Watchlist:
 
     def upsert(self, entry: WatchlistEntry) -> WatchlistEntry | None:
         """Insert or replace `entry`; return the entry it replaced, if any."""
-        before = self.delete(entry.entry_id)
+        before = self._entries.get(entry.entry_id)
+        if before is not None:
+            self._per_list[before.list] -= 1
+        space, key = entry_space_and_key(entry)
+        self._index.upsert(entry.entry_id, space, key.encode("utf-8"), entry.expires_at)
         self._entries[entry.entry_id] = entry
-        self._index.setdefault(index_key(entry), set()).add(entry.entry_id)
         self._per_list[entry.list] += 1
         return before
 
@@ -63,20 +79,20 @@ class Watchlist:
         before = self._entries.pop(entry_id, None)
         if before is not None:
             self._per_list[before.list] -= 1
-            key = index_key(before)
-            ids = self._index[key]
-            ids.discard(entry_id)
-            if not ids:
-                del self._index[key]
+            self._index.delete(entry_id)
         return before
 
-    def lookup(self, key: MatchKey, now_ms: int) -> list[WatchlistEntry]:
-        """Return the live entries indexed under `key`, sorted by entry id.
+    def match(self, spaces: np.ndarray, words: np.ndarray, now_ms: int
+              ) -> list[tuple[int, WatchlistEntry]]:
+        """Return (row, entry) for every key row equal to a live entry's key, in row order
+        and by entry id within a row. Expiry is checked here, at match time, so no timer
+        lag lets an expired entry hit."""
+        rows, slots = self._index.match(spaces, words, now_ms)
+        found = [(int(r), self._entries[self._index.entry_id(int(s))])
+                 for r, s in zip(rows, slots, strict=True)]
+        found.sort(key=lambda pair: (pair[0], pair[1].entry_id))
+        return found
 
-        Expiry is checked here, at match time, so no timer lag lets an expired entry hit.
-        """
-        ids = self._index.get(key)
-        if not ids:
-            return []
-        found = [self._entries[i] for i in ids]
-        return sorted((e for e in found if e.expires_at > now_ms), key=lambda e: e.entry_id)
+    def expired(self, now_ms: int) -> list[WatchlistEntry]:
+        """Return the entries whose expires_at <= now_ms (still held until deleted)."""
+        return [self._entries[i] for i in self._index.expired(now_ms)]

@@ -6,10 +6,10 @@ import dataclasses
 
 import hypothesis.strategies as st
 import numpy as np
-from hypothesis import given
+from hypothesis import given, settings
 
 from schemas.checkins import CheckIn
-from schemas.normalize import OCR_CLASSES
+from schemas.normalize import ID_TYPE_CODES, OCR_CLASSES
 from schemas.plates import PlateRead
 from schemas.sensing import SensingBatch
 from schemas.watchlist import WatchlistEntry
@@ -45,11 +45,14 @@ PLATE_CHARS = "鲁京K0ODQ1IL2Z5S6G8B7AX"
 plates = st.text(alphabet=PLATE_CHARS, min_size=1, max_size=4)
 
 
+@settings(deadline=None)
 @given(keys=st.lists(st.tuples(plates, st.sampled_from(["exact", "ocr-tolerant"]),
                                st.booleans()), max_size=8),
-       reads=st.lists(plates, max_size=8), deletes=st.sets(st.integers(0, 7)))
-def test_plate_matching_equals_reference(keys, reads, deletes) -> None:
-    wl = Watchlist()
+       reads=st.lists(plates, max_size=8), deletes=st.sets(st.integers(0, 7)),
+       hash_bits=st.sampled_from([2, 64]))
+def test_plate_matching_equals_reference(keys, reads, deletes, hash_bits) -> None:
+    """Mixed OCR classes, expired and deleted entries; 2-bit hashes make all keys collide."""
+    wl = Watchlist(hash_bits=hash_bits)
     live = []
     for i, (key, match, expired) in enumerate(keys):
         e = entry(f"W-{i}", "plate", "", key, match, NOW - 1 if expired else NOW + 1)
@@ -67,21 +70,63 @@ def test_plate_matching_equals_reference(keys, reads, deletes) -> None:
     assert got == expected
 
 
+def mac_sighting_hits(wl: Watchlist, mac: str, now: int) -> list[str]:
+    batch = SensingBatch(
+        ts=np.array([now], np.int64), id_type=np.array([1], np.uint8),
+        device_id=np.array([mac.encode()], "S32"), rssi=np.array([-50], np.int16),
+        sensor_num=np.array([1], np.uint32))
+    return [h.entry_id for h in find_sensing_hits(batch, wl, now)]
+
+
 def test_upsert_replaces_and_moves_the_index() -> None:
     wl = Watchlist()
     wl.upsert(entry("W-1", "device", "mac", "aaaaaaaaaaaa"))
     before = wl.upsert(entry("W-1", "device", "mac", "bbbbbbbbbbbb"))
     assert before is not None and before.key == "aaaaaaaaaaaa"
-    assert wl.lookup(("device", "mac", "aaaaaaaaaaaa"), NOW) == []
-    assert [e.entry_id for e in wl.lookup(("device", "mac", "bbbbbbbbbbbb"), NOW)] == ["W-1"]
+    assert mac_sighting_hits(wl, "aaaaaaaaaaaa", NOW) == []
+    assert mac_sighting_hits(wl, "bbbbbbbbbbbb", NOW) == ["W-1"]
     assert len(wl) == 1
 
 
 def test_expired_entry_stops_matching_at_expires_at() -> None:
     wl = Watchlist()
     wl.upsert(entry("W-1", "device", "mac", "aaaaaaaaaaaa", expires_at=NOW))
-    assert wl.lookup(("device", "mac", "aaaaaaaaaaaa"), NOW - 1) != []
-    assert wl.lookup(("device", "mac", "aaaaaaaaaaaa"), NOW) == []
+    assert mac_sighting_hits(wl, "aaaaaaaaaaaa", NOW - 1) == ["W-1"]
+    assert mac_sighting_hits(wl, "aaaaaaaaaaaa", NOW) == []
+    assert [e.entry_id for e in wl.expired(NOW)] == ["W-1"]
+
+
+id_types = st.sampled_from(["mac", "imsi", "etag"])
+device_keys = st.sampled_from(["aaaaaaaaaaaa", "AAAAAAAAAAAA", "123456789012345",
+                               "E" * 20, "E" * 32])
+
+
+@settings(deadline=None)
+@given(entries=st.lists(st.tuples(id_types, device_keys, st.booleans()), max_size=10),
+       sightings=st.lists(st.tuples(id_types, device_keys), max_size=10),
+       deletes=st.sets(st.integers(0, 9)), hash_bits=st.sampled_from([1, 64]))
+def test_sensing_matching_equals_reference(entries, sightings, deletes, hash_bits) -> None:
+    """Same identifier under different id types, long e-tags, expired and deleted entries."""
+    wl = Watchlist(hash_bits=hash_bits)
+    live = []
+    for i, (kind, key, expired) in enumerate(entries):
+        e = entry(f"W-{i}", "device", kind, key, expires_at=NOW if expired else NOW + 1)
+        wl.upsert(e)
+        if i in deletes:
+            wl.delete(e.entry_id)
+        elif not expired:
+            live.append(e)
+    batch = SensingBatch(
+        ts=np.full(len(sightings), NOW, np.int64),
+        id_type=np.array([ID_TYPE_CODES[k] for k, _ in sightings], np.uint8),
+        device_id=np.array([d.encode() for _, d in sightings], "S32"),
+        rssi=np.zeros(len(sightings), np.int16), sensor_num=np.arange(len(sightings),
+                                                                      dtype=np.uint32))
+    got = [(h.entry_id, h.location_id) for h in find_sensing_hits(batch, wl, NOW)]
+    expected = [(e.entry_id, f"S-{i:06d}") for i, (kind, key) in enumerate(sightings)
+                for e in sorted(live, key=lambda e: e.entry_id)
+                if (e.kind, e.key) == (kind, key)]
+    assert got == expected
 
 
 def test_sensing_and_checkin_hits_match_on_kind_and_key() -> None:
