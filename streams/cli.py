@@ -243,6 +243,9 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--sightings", type=int, default=20, help="latency samples per run")
     st.add_argument("--json", metavar="PATH", help="write the figures as JSON")
     st.set_defaults(func=cmd_loadtest_startup)
+    from loadtest.commands import register as register_loadtest_commands
+
+    register_loadtest_commands(ltsub)
     return p
 
 
