@@ -11,10 +11,11 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +23,26 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from config.settings import Settings, load_settings
 from schemas.json import dumps, loads
-from streams.broker import free_port, terminate_pid
+from streams.broker import EmbeddedBroker, free_port, terminate_pid
 from streams.brokercheck import kafka_python_producer_kwargs
 from streams.clients import needs_one_record_per_batch
 from streams.topics import ensure_topics, topic_names
 
 READY_TIMEOUT_S = 60
+
+
+@contextlib.contextmanager
+def broker_for(settings: Settings) -> Iterator[str]:
+    """Yield the bootstrap of the cluster in `kafka.bootstrap`, or of a fresh embedded broker
+    (empty, in a temporary folder) that is stopped on the way out."""
+    if settings.kafka.bootstrap:
+        yield settings.kafka.bootstrap
+        return
+    broker = EmbeddedBroker(tempfile.mkdtemp(prefix="vigil-loadtest-"))
+    try:
+        yield broker.start().bootstrap
+    finally:
+        broker.stop()
 
 
 class Deployment:
@@ -59,7 +74,7 @@ class Deployment:
         return f"http://{self.settings.worker.web_host}:{self.settings.worker.web_port}"
 
     # -- worker ---------------------------------------------------------------------------
-    def start_worker(self) -> float:
+    def start_worker(self, ready_timeout_s: float = READY_TIMEOUT_S) -> float:
         """Start the worker and wait until /readyz says ready; return the seconds it took."""
         env = {**os.environ, **self.settings.as_env()}
         with self.log_path.open("ab") as log:
@@ -67,13 +82,13 @@ class Deployment:
                 [sys.executable, "-m", "streams.cli", "worker"], env=env, stdout=log,
                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
         started = time.monotonic()
-        while time.monotonic() - started < READY_TIMEOUT_S:
+        while time.monotonic() - started < ready_timeout_s:
             if self.worker.poll() is not None:
                 raise AssertionError(f"worker exited {self.worker.returncode}:\n{self.log_tail()}")
             if self.http_status("/readyz") == 200:
                 return time.monotonic() - started
             time.sleep(0.1)
-        raise AssertionError(f"worker not ready in {READY_TIMEOUT_S}s:\n{self.log_tail()}")
+        raise AssertionError(f"worker not ready in {ready_timeout_s}s:\n{self.log_tail()}")
 
     def kill_worker(self) -> None:
         """SIGKILL the worker, as a crash would."""

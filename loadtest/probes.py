@@ -31,6 +31,8 @@ class HitSeen:
     """A hit read back from the hits topic, with the wall-clock time it was read."""
 
     hit_id: str
+    source: str
+    location_id: str
     observed_ts: int
     read_ms: float
 
@@ -69,7 +71,8 @@ class HitReader:
             for records in batches.values():
                 for r in records:
                     hit = loads(r.value)
-                    self.seen.append(HitSeen(hit["hit_id"], hit["observed_ts"], now))
+                    self.seen.append(HitSeen(hit["hit_id"], hit["source"], hit["location_id"],
+                                             hit["observed_ts"], now))
 
     async def stop(self) -> None:
         """Stop reading and close the consumer."""

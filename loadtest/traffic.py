@@ -66,6 +66,7 @@ class Message:
     value: bytes
     headers: tuple[tuple[str, bytes], ...]
     records: int
+    broken: int
     planted: tuple[Planted, ...]
 
     @property
@@ -226,8 +227,10 @@ class TrafficGenerator:
         recs["id_type"][broken_rows] = 9  # not an id_type code: bad_id_type
         if stream == "sensing_binary":
             value = MAGIC + n.to_bytes(4, "little") + recs.tobytes()
-            return Message(stream, None, value, BINARY_HEADERS, n, tuple(planted))
-        return Message(stream, None, self._sensing_json(recs, base), (), n, tuple(planted))
+            return Message(stream, None, value, BINARY_HEADERS, n, len(broken_rows),
+                           tuple(planted))
+        return Message(stream, None, self._sensing_json(recs, base), (), n, len(broken_rows),
+                       tuple(planted))
 
     def _sensing_json(self, recs: np.ndarray, base: int) -> bytes:
         styles = self.rng.integers(0, 3, size=len(recs))
@@ -269,7 +272,7 @@ class TrafficGenerator:
         reads = [{"camera_id": c, "ts": TS_PLACEHOLDER, "plate": plate, "confidence": 0.9,
                   "country": "CN" if plate[0] in ids.PROVINCES else "GB"}
                  for c, plate in zip(cameras, shown, strict=True)]
-        return Message(stream, None, dumps(reads), (), n, tuple(planted))
+        return Message(stream, None, dumps(reads), (), n, len(broken_rows), tuple(planted))
 
     def _checkins_message(self, stream: str, n: int, planned_ms: int) -> Message:
         n_passports = int(self.rng.binomial(n, 0.15))
@@ -292,7 +295,7 @@ class TrafficGenerator:
             rows[row].update(doc_type="national_id",
                              doc_number=ids.corrupt_check_digit(ids.national_ids(
                                  self.rng, 1, False)[0]))
-        return Message(stream, None, dumps(rows), (), n, tuple(planted))
+        return Message(stream, None, dumps(rows), (), n, len(broken_rows), tuple(planted))
 
 
 def _display_plate(plate: str) -> str:
