@@ -23,6 +23,7 @@ from loadtest.benchconfig import BenchConfig
 from loadtest.deployment import Deployment, broker_for
 from loadtest.groundtruth import suppress
 from loadtest.probes import HitReader, HitSeen, process_sample, wall_ms, worker_counters
+from loadtest.progress import ProgressLine
 from loadtest.report import Measurement, Sample, processed
 from loadtest.sender import StreamPlan, StreamSent, send_plan
 from loadtest.traffic import STREAMS, TrafficGenerator
@@ -60,6 +61,8 @@ async def _timed_phase(d: Deployment, plans: list[StreamPlan], cfg: BenchConfig,
     await producer.start()
     await hits.start()
     samples: list[Sample] = []
+    progress = ProgressLine()
+    t0 = wall_ms()
     assert d.worker is not None
     pid = d.worker.pid
 
@@ -69,6 +72,10 @@ async def _timed_phase(d: Deployment, plans: list[StreamPlan], cfg: BenchConfig,
             proc = process_sample(pid)
             samples.append(Sample(wall_ms(), counters, proc.cpu_s if proc else 0.0,
                                   proc.rss_bytes if proc else 0, len(hits.seen)))
+            taken_in = sum(processed(samples[-1], p.stream) for p in plans)
+            progress.show(f"bench: {(wall_ms() - t0) / 1000:5.1f}s of {cfg.duration_s:.0f}s, "
+                          f"{taken_in:,.0f} records taken in by the worker, "
+                          f"{len(hits.seen):,} hits")
             await asyncio.sleep(SAMPLE_EVERY_S)
 
     sampler = asyncio.create_task(sample_forever())
@@ -87,6 +94,8 @@ async def _timed_phase(d: Deployment, plans: list[StreamPlan], cfg: BenchConfig,
                 break
             await asyncio.sleep(0.25)
         await asyncio.sleep(LATE_HIT_GRACE_S)
+        progress.done(f"bench: sent for {(finished - started) / 1000:.1f}s, "
+                      f"{len(hits.seen):,} hits read back")
         return sent, list(hits.seen), samples, started, finished
     finally:
         sampler.cancel()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import time
 from pathlib import Path
 
@@ -73,7 +74,12 @@ def cmd_bench(settings: Settings, args: argparse.Namespace) -> int:
 
     cfg = config_from_args(args, settings.alerts.suppress_seconds)
     results = Path(args.results) / time.strftime("bench-%Y%m%d-%H%M%S")
-    measured = run_bench(settings, cfg, results / "run")
+    # SIGTERM unwinds like Ctrl-C, so the worker, baseline and broker are stopped by pid.
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        measured = run_bench(settings, cfg, results / "run")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     result = summarize(measured, _command_line(args))
     (results / "result.json").write_bytes(dumps(result))
     if args.json:

@@ -28,8 +28,9 @@ from schemas.sensing import HEADER_BYTES, MAGIC, RECORD_DTYPE, SENSING_CONTENT_T
 STREAMS = ("sensing_binary", "sensing_json", "plates", "checkins")
 STREAM_TOPIC = {"sensing_binary": "sensing", "sensing_json": "sensing", "plates": "plates",
                 "checkins": "checkins"}
-STREAM_SOURCE = {"sensing_binary": "sensing", "sensing_json": "sensing", "plates": "plate",
-                 "checkins": "checkin"}
+# A hit's `source` (CONTRACT.md) is named after the topic its record came from.
+SOURCE_OF_TOPIC = {"sensing": "sensing", "plates": "plate", "checkins": "checkin"}
+STREAM_SOURCE = {stream: SOURCE_OF_TOPIC[topic] for stream, topic in STREAM_TOPIC.items()}
 TS_PLACEHOLDER = 9_999_999_999_999  # 13 digits, like every epoch-ms time until 2286
 _TS_BYTES = str(TS_PLACEHOLDER).encode()
 JSON_SENSOR_BASE = 500_000  # JSON sensors are numbered apart from binary ones
