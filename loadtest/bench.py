@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
@@ -34,6 +35,7 @@ from streams.clients import needs_one_record_per_batch
 SAMPLE_EVERY_S = 0.5
 LATE_HIT_GRACE_S = 1.0  # after catching up, how long to wait for hits that should not come
 WATCHLIST_READY_PER_ENTRY_S = 0.001
+JOIN_READY_TIMEOUT_S = 120
 
 
 async def _load_watchlist(bootstrap: str, topic: str, commands: list[dict], one: bool) -> None:
@@ -50,10 +52,40 @@ async def _load_watchlist(bootstrap: str, topic: str, commands: list[dict], one:
         await producer.stop()
 
 
+@dataclass
+class _Workers:
+    """The deployment's live workers as (pid, base URL); more may join while traffic flows."""
+
+    live: list[tuple[int, str]]
+    joins: list[dict] = field(default_factory=list)
+
+    def sample(self, hits: int) -> Sample:
+        """Read every live worker's counters (summed), CPU (summed) and RSS (the largest)."""
+        counters: dict[str, float] = {}
+        for _, url in list(self.live):
+            for name, value in worker_counters(url).items():
+                counters[name] = counters.get(name, 0.0) + value
+        procs = [p for p in (process_sample(pid) for pid, _ in list(self.live)) if p]
+        return Sample(wall_ms(), counters, sum(p.cpu_s for p in procs),
+                      max((p.rss_bytes for p in procs), default=0), hits)
+
+
+@dataclass
+class _Phase:
+    """What the timed phase saw."""
+
+    sent: list[StreamSent]
+    hits: list[HitSeen]
+    samples: list[Sample]
+    started_ms: float
+    finished_ms: float
+    joins: list[dict]
+
+
 async def _timed_phase(d: Deployment, plans: list[StreamPlan], cfg: BenchConfig, one: bool
-                       ) -> tuple[list[StreamSent], list[HitSeen], list[Sample], float, float]:
-    """Send, then wait for the worker to catch up; return what was sent, the hits read,
-    the samples, and the wall-clock start and end of sending."""
+                       ) -> _Phase:
+    """Send (other workers joining at `cfg.join_at_s`), then wait for the workers to catch
+    up and the expected hits to arrive."""
     producer = AIOKafkaProducer(bootstrap_servers=d.bootstrap, acks="all",
                                 max_request_size=16 << 20, client_id="vigil-loadtest-bench",
                                 **aiokafka_producer_kwargs(one))
@@ -62,26 +94,33 @@ async def _timed_phase(d: Deployment, plans: list[StreamPlan], cfg: BenchConfig,
     await hits.start()
     samples: list[Sample] = []
     progress = ProgressLine()
-    t0 = wall_ms()
     assert d.worker is not None
-    pid = d.worker.pid
+    workers = _Workers([(d.worker.pid, d.base_url)])
+    started = wall_ms() + SAMPLE_EVERY_S * 1000
 
     async def sample_forever() -> None:
         while True:
-            counters = await asyncio.to_thread(worker_counters, d.base_url)
-            proc = process_sample(pid)
-            samples.append(Sample(wall_ms(), counters, proc.cpu_s if proc else 0.0,
-                                  proc.rss_bytes if proc else 0, len(hits.seen)))
+            samples.append(await asyncio.to_thread(workers.sample, len(hits.seen)))
             taken_in = sum(processed(samples[-1], p.stream) for p in plans)
-            progress.show(f"bench: {(wall_ms() - t0) / 1000:5.1f}s of {cfg.duration_s:.0f}s, "
-                          f"{taken_in:,.0f} records taken in by the worker, "
-                          f"{len(hits.seen):,} hits")
+            progress.show(f"bench: {(wall_ms() - started) / 1000:5.1f}s of "
+                          f"{cfg.duration_s:.0f}s, {len(workers.live)} worker(s), "
+                          f"{taken_in:,.0f} records taken in, {len(hits.seen):,} hits")
             await asyncio.sleep(SAMPLE_EVERY_S)
 
-    sampler = asyncio.create_task(sample_forever())
+    async def join_later() -> None:
+        await asyncio.sleep(cfg.join_at_s)
+        for _ in range(cfg.workers - 1):
+            asked = wall_ms()
+            proc, url, ready_s = await asyncio.to_thread(d.add_worker, JOIN_READY_TIMEOUT_S)
+            workers.live.append((proc.pid, url))
+            workers.joins.append({"joined_at_s": round((asked - started) / 1000, 2),
+                                  "ready_s": round(ready_s, 2)})
+
+    tasks = [asyncio.create_task(sample_forever())]
     try:
         await asyncio.sleep(SAMPLE_EVERY_S)  # a first sample before any traffic
         started = wall_ms()
+        tasks.append(asyncio.create_task(join_later()))
         sent = list(await asyncio.gather(*(send_plan(producer, d.topics, p, cfg.duration_s)
                                            for p in plans)))
         finished = wall_ms()
@@ -96,9 +135,11 @@ async def _timed_phase(d: Deployment, plans: list[StreamPlan], cfg: BenchConfig,
         await asyncio.sleep(LATE_HIT_GRACE_S)
         progress.done(f"bench: sent for {(finished - started) / 1000:.1f}s, "
                       f"{len(hits.seen):,} hits read back")
-        return sent, list(hits.seen), samples, started, finished
+        return _Phase(sent, list(hits.seen), samples, started, finished, workers.joins)
     finally:
-        sampler.cancel()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         await hits.stop()
         await producer.stop()
 
@@ -149,7 +190,7 @@ def run_bench(settings: Settings, cfg: BenchConfig, run_dir: Path) -> Measuremen
             if entries != len(gen.commands):
                 raise RuntimeError(f"worker holds {entries} entries, {len(gen.commands)} sent")
             setup_s = time.monotonic() - loaded
-            sent, hits, samples, started, finished = asyncio.run(_timed_phase(d, plans, cfg, one))
+            phase = asyncio.run(_timed_phase(d, plans, cfg, one))
             d.stop_worker()
             baseline = None
             if baseline_run is not None:
@@ -158,7 +199,8 @@ def run_bench(settings: Settings, cfg: BenchConfig, run_dir: Path) -> Measuremen
             if baseline_run is not None:
                 baseline_run.stop()
             d.close()
-    return Measurement(cfg=cfg, sent=sent, hits=hits, samples=samples, started_ms=started,
-                       finished_ms=finished, baseline=baseline, watchlist_entries=entries,
-                       worker_ready_s=ready_s, setup_s=setup_s, embedded_broker=not
-                       settings.kafka.bootstrap, one_record_per_batch=one)
+    return Measurement(cfg=cfg, sent=phase.sent, hits=phase.hits, samples=phase.samples,
+                       started_ms=phase.started_ms, finished_ms=phase.finished_ms,
+                       baseline=baseline, watchlist_entries=entries, worker_ready_s=ready_s,
+                       setup_s=setup_s, embedded_broker=not settings.kafka.bootstrap,
+                       one_record_per_batch=one, joins=phase.joins)

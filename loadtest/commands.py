@@ -49,7 +49,7 @@ def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
 
 _BENCH_OPTIONS = ("quick", "duration", "json", "results", *(f"rate_{s}" for s in STREAMS),
                   "seed", "watchlist_size", "hit_rate", "malformed_share", "ocr_noise_rate",
-                  "repeat_share", "no_baseline")
+                  "repeat_share", "no_baseline", "pool_seconds", "workers", "join_at")
 
 
 def _command_line(args: argparse.Namespace) -> str:
@@ -60,7 +60,8 @@ def _command_line(args: argparse.Namespace) -> str:
         flag = "--" + name.replace("_", "-")
         if value is True:
             parts.append(flag)
-        elif value not in (None, False) and not (name == "results" and value == "results"):
+        elif value not in (None, False) and (name, value) not in (("results", "results"),
+                                                                   ("workers", 1)):
             parts.append(f"{flag} {value:g}" if isinstance(value, float) else f"{flag} {value}")
     return " ".join(parts)
 
@@ -127,4 +128,12 @@ def register(loadtest_commands: argparse._SubParsersAction) -> None:
     b.add_argument("--repeat-share", type=float,
                    help="share of planted sightings that re-sight an (entry, location) pair")
     b.add_argument("--no-baseline", action="store_true", help="skip the naive baseline")
+    b.add_argument("--pool-seconds", type=float,
+                   help="seconds of traffic built ahead; longer runs re-send it with new "
+                        "timestamps, so its sightings repeat (suppression applies)")
+    b.add_argument("--workers", type=int, default=1,
+                   help="workers in the consumer group; the 2nd.. join while traffic flows")
+    b.add_argument("--join-at", type=float,
+                   help="seconds into the traffic when the other workers start (default: a "
+                        "third of the duration)")
     b.set_defaults(func=cmd_bench)

@@ -48,6 +48,7 @@ class Measurement:
     setup_s: float
     embedded_broker: bool
     one_record_per_batch: bool
+    joins: list[dict]
 
 
 def processed(sample: Sample, stream: str) -> float:
@@ -180,7 +181,8 @@ def summarize(m: Measurement, command: str) -> dict[str, Any]:
     result["passed"] = bool(result["caught_up"] and not (
         result["missed_hits"] or result["unexpected_hits"] or result["duplicate_hits"]))
     result.update(
-        watchlist_entries=m.watchlist_entries, worker_ready_s=round(m.worker_ready_s, 2),
+        workers=m.cfg.workers, worker_joins=m.joins, watchlist_entries=m.watchlist_entries,
+        worker_ready_s=round(m.worker_ready_s, 2),
         setup_s=round(m.setup_s, 2), embedded_broker=m.embedded_broker,
         one_record_per_batch=m.one_record_per_batch, baseline=m.baseline,
         traffic={k: getattr(cfg.spec, k) for k in cfg.spec.__dataclass_fields__},
@@ -216,7 +218,10 @@ def markdown(result: dict[str, Any], results_dir: Path) -> str:
             f"| {r['expected_hits']:,} | {r['received_hits']:,} | {r['missed_hits']:,} "
             f"| {r['unexpected_hits']:,} | {r['duplicate_hits']:,} |")
     cpu = result["worker_cpu_percent_mean"]
+    joined = "".join(f"; worker {i + 2} joined at {j['joined_at_s']:.1f} s (ready after "
+                     f"{j['ready_s']:.1f} s)" for i, j in enumerate(result["worker_joins"]))
     lines += ["",
+              f"Workers: {result['workers']}{joined}.",
               f"Worker: {result['worker_cpu_s']:.1f} CPU s ({cpu if cpu is not None else '-'} % "
               f"of one core on average), max RSS {result['worker_max_rss_bytes'] / 2**20:,.0f} "
               f"MiB, ready {result['worker_ready_s']:.1f} s after start. "

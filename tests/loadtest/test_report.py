@@ -38,7 +38,8 @@ def _measurement() -> Measurement:
     return Measurement(cfg=QUICK, sent=[binary, plates], hits=hits, samples=samples,
                        started_ms=T0, finished_ms=T0 + 4000, baseline={"records_per_s": 400.0},
                        watchlist_entries=3, worker_ready_s=1.0, setup_s=2.0,
-                       embedded_broker=True, one_record_per_batch=True)
+                       embedded_broker=True, one_record_per_batch=True,
+                       joins=[{"joined_at_s": 1.0, "ready_s": 5.0}])
 
 
 def test_summary_counts_hits_per_stream_and_rates_until_caught_up(tmp_path: Path) -> None:
@@ -55,7 +56,8 @@ def test_summary_counts_hits_per_stream_and_rates_until_caught_up(tmp_path: Path
     assert r["baseline_records_per_s"] == 400.0
     assert r["binary_to_baseline_ratio"] == 2.5  # 4,000 binary records in 4 s, / 400
     assert r["timeline"][0]["sent_records_per_s"] == 1280.0  # 3,200 records in (-0.5 s, 2 s]
-    assert "Vigil bench: FAILED" in markdown(r, tmp_path)
+    text = markdown(r, tmp_path)
+    assert "Vigil bench: FAILED" in text and "worker 2 joined at 1.0 s" in text
     plot(r, tmp_path / "p.png")
     assert (tmp_path / "p.png").stat().st_size > 1000
 
