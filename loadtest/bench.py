@@ -12,6 +12,7 @@ the same sightings. Figures: `loadtest.report`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,12 +59,19 @@ class _Workers:
 
     live: list[tuple[int, str]]
     joins: list[dict] = field(default_factory=list)
+    _last: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def sample(self, hits: int) -> Sample:
-        """Read every live worker's counters (summed), CPU (summed) and RSS (the largest)."""
+        """Read every live worker's counters (summed), CPU (summed) and RSS (the largest).
+
+        A worker that does not answer counts with its last figures: a crashed or stalled
+        worker then shows as lag, not as records un-counted.
+        """
         counters: dict[str, float] = {}
         for _, url in list(self.live):
-            for name, value in worker_counters(url).items():
+            with contextlib.suppress(OSError):
+                self._last[url] = worker_counters(url)
+            for name, value in self._last.get(url, {}).items():
                 counters[name] = counters.get(name, 0.0) + value
         procs = [p for p in (process_sample(pid) for pid, _ in list(self.live)) if p]
         return Sample(wall_ms(), counters, sum(p.cpu_s for p in procs),

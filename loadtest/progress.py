@@ -19,9 +19,10 @@ def bar(fraction: float) -> str:
 class ProgressLine:
     """Show the latest status line; call `done()` to end it with a newline."""
 
-    def __init__(self, stream: TextIO = sys.stderr, plain_every_s: float = 5.0) -> None:
-        self.stream = stream
-        self.tty = stream.isatty()
+    def __init__(self, stream: TextIO | None = None, plain_every_s: float = 5.0) -> None:
+        # Looked up now, not at import: sys.stderr may have been replaced since.
+        self.stream = stream if stream is not None else sys.stderr
+        self.tty = self.stream.isatty()
         self.plain_every_s = plain_every_s
         self._last_plain = 0.0
         self._width = 0

@@ -12,6 +12,7 @@ import pytest
 from loadtest.recording import RecordedMessage, RecordingWriter, read_recording
 from loadtest.replay import record, replay
 from loadtest.traffic import STREAMS, TrafficGenerator, TrafficSpec
+from streams.cli import main
 
 pytestmark = pytest.mark.integration
 
@@ -63,3 +64,23 @@ def test_replay_keeps_the_pace_times_speed(deployment_factory, tmp_path) -> None
     started = time.monotonic()
     asyncio.run(replay(d.settings, d.bootstrap, path, speed=4))
     assert time.monotonic() - started >= 0.45  # 2 s at 4x: at least half a second
+
+
+def test_record_and_replay_commands(deployment_factory, tmp_path, monkeypatch, capsys) -> None:
+    source, target = deployment_factory(), deployment_factory()
+    for i in range(3):
+        source.send("plates", [{"camera_id": "C-1", "ts": 1_795_000_000_000 + i,
+                                "plate": "鲁K·12345"}] * 2)
+    path = tmp_path / "cli.rec"
+    monkeypatch.setenv("VIGIL_BOOTSTRAP", source.bootstrap)
+    monkeypatch.setenv("VIGIL_KAFKA_TOPIC_PREFIX", source.settings.kafka.topic_prefix)
+    assert main(["loadtest", "record", str(path), "--topics", "plates", "--idle", "2",
+                 "--from-beginning"]) == 0
+    assert "recorded 3 messages, 6 records" in capsys.readouterr().out
+    monkeypatch.setenv("VIGIL_KAFKA_TOPIC_PREFIX", target.settings.kafka.topic_prefix)
+    assert main(["loadtest", "replay", str(path), "--fast"]) == 0
+    captured = capsys.readouterr()
+    assert "replayed 3 messages, 6 records" in captured.out
+    assert "100%" in captured.err and "hits 0" in captured.err  # the last progress line
+    plates = target.read_until("plates", lambda vs: len(vs) >= 3)
+    assert [len(v) for v in plates] == [2, 2, 2]
