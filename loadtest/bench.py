@@ -18,13 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
+from kafka.errors import KafkaError
 
 from config.settings import Settings
 from loadtest.baseline_runner import BaselineRun
 from loadtest.benchconfig import BenchConfig
 from loadtest.deployment import Deployment, broker_for
 from loadtest.groundtruth import suppress
-from loadtest.probes import HitReader, HitSeen, process_sample, wall_ms, worker_counters
+from loadtest.probes import GroupLag, HitReader, HitSeen, process_sample, wall_ms, worker_counters
 from loadtest.progress import ProgressLine
 from loadtest.report import Measurement, Sample, processed
 from loadtest.sender import StreamPlan, StreamSent, send_plan
@@ -58,6 +59,7 @@ class _Workers:
     """The deployment's live workers as (pid, base URL); more may join while traffic flows."""
 
     live: list[tuple[int, str]]
+    group_lag: GroupLag
     joins: list[dict] = field(default_factory=list)
     _last: dict[str, dict[str, float]] = field(default_factory=dict)
 
@@ -74,8 +76,11 @@ class _Workers:
             for name, value in self._last.get(url, {}).items():
                 counters[name] = counters.get(name, 0.0) + value
         procs = [p for p in (process_sample(pid) for pid, _ in list(self.live)) if p]
+        lag = None
+        with contextlib.suppress(KafkaError):
+            lag = self.group_lag.messages()
         return Sample(wall_ms(), counters, sum(p.cpu_s for p in procs),
-                      max((p.rss_bytes for p in procs), default=0), hits)
+                      max((p.rss_bytes for p in procs), default=0), hits, lag)
 
 
 @dataclass
@@ -103,7 +108,9 @@ async def _timed_phase(d: Deployment, plans: list[StreamPlan], cfg: BenchConfig,
     samples: list[Sample] = []
     progress = ProgressLine()
     assert d.worker is not None
-    workers = _Workers([(d.worker.pid, d.base_url)])
+    group_lag = GroupLag(d.bootstrap, f"{d.settings.kafka.topic_prefix}vigil",
+                         [d.topics.resolve(t) for t in ("sensing", "plates", "checkins")])
+    workers = _Workers([(d.worker.pid, d.base_url)], group_lag)
     started = wall_ms() + SAMPLE_EVERY_S * 1000
 
     async def sample_forever() -> None:
@@ -141,6 +148,9 @@ async def _timed_phase(d: Deployment, plans: list[StreamPlan], cfg: BenchConfig,
                 break
             await asyncio.sleep(0.25)
         await asyncio.sleep(LATE_HIT_GRACE_S)
+        for task in tasks:  # a probe that failed must fail the run, not leave gaps in it
+            if task.done():
+                task.result()
         progress.done(f"bench: sent for {(finished - started) / 1000:.1f}s, "
                       f"{len(hits.seen):,} hits read back")
         return _Phase(sent, list(hits.seen), samples, started, finished, workers.joins)
@@ -150,6 +160,7 @@ async def _timed_phase(d: Deployment, plans: list[StreamPlan], cfg: BenchConfig,
         await asyncio.gather(*tasks, return_exceptions=True)
         await hits.stop()
         await producer.stop()
+        group_lag.close()
 
 
 def _caught_up(sent: list[StreamSent], sample: Sample) -> bool:

@@ -9,9 +9,12 @@ and the generator knows every hit it plants. The reference matcher in
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable, Sequence
+from typing import TypeVar
+
 import numpy as np
 
-from schemas.normalize import ID_TYPE_CODES, OCR_CLASSES, canonical_plate
+from schemas.normalize import ID_TYPE_CODES, OCR_CLASSES
 
 HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 DIGITS = np.frombuffer(b"0123456789", dtype=np.uint8)
@@ -27,6 +30,8 @@ PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕�
 PLATE_BODY = np.frombuffer(b"ABCDEFGHJKLMNPQRSTUVWXYZ0123456789", dtype=np.uint8)
 _GB11643_WEIGHTS = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2])
 _GB11643_CHECK = np.frombuffer(b"10X98765432", dtype=np.uint8)
+T = TypeVar("T")
+"""A generated identifier (str, or bytes for device ids)."""
 REGION_CODES = np.array([110101, 310104, 370102, 440305, 510107, 330106, 320102, 420106])
 
 
@@ -87,22 +92,19 @@ def plates(rng: np.random.Generator, n: int, watched: bool, cn_share: float = 0.
     return out
 
 
-def unique_by_canonical_form(candidates: list[str], n: int) -> list[str]:
-    """Return the first n of `candidates` whose OCR-canonical forms are all different.
+def distinct(draw: Callable[[int], Sequence[T]], n: int,
+             key: Callable[[T], Hashable] = lambda v: v) -> list[T]:
+    """Return n values from repeated `draw(k)` calls, no two with the same `key`.
 
-    Two watched plates equal under the confusion classes would let a noisy read of one
-    hit the other, and the generator could no longer say which hits it planted.
+    Random keys may repeat, and two watchlist entries with one key (for plates: one
+    OCR-canonical form, or a noisy read of one would hit the other) would leave the
+    generator unable to say which entry a planted record hits.
     """
-    seen: set[str] = set()
-    out = []
-    for plate in candidates:
-        c = canonical_plate(plate)
-        if c not in seen:
-            seen.add(c)
-            out.append(plate)
-            if len(out) == n:
-                break
-    return out
+    found: dict[Hashable, T] = {}
+    while len(found) < n:
+        for value in draw(n - len(found)):
+            found.setdefault(key(value), value)
+    return list(found.values())[:n]
 
 
 def national_ids(rng: np.random.Generator, n: int, watched: bool) -> list[str]:

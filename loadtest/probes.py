@@ -138,7 +138,7 @@ class GroupLag:
         """Return the group's lag in messages, or None when the group has committed nothing."""
         tps = [TopicPartition(t, p) for t in self.topics
                for p in (self._consumer.partitions_for_topic(t) or ())]
-        committed = self._admin.list_consumer_group_offsets(self.group)
+        committed = self._admin.list_group_offsets(self.group).get(self.group, {})
         if not committed:
             return None
         ends = self._consumer.end_offsets(tps)

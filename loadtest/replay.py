@@ -9,11 +9,13 @@ same bytes per partition.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from kafka.errors import KafkaError
 
 from config.settings import Settings
 from loadtest.probes import GroupLag, HitReader
@@ -125,7 +127,8 @@ async def replay(settings: Settings, bootstrap: str, path: Path, *, speed: float
 
     async def watch_lag() -> None:
         while True:
-            lag_now[0] = await asyncio.to_thread(lag.messages)
+            with contextlib.suppress(KafkaError):  # the display goes on without a figure
+                lag_now[0] = await asyncio.to_thread(lag.messages)
             await asyncio.sleep(1)
 
     watcher = asyncio.create_task(watch_lag())

@@ -23,13 +23,15 @@ COUNTER_OF_STREAM = {"sensing_binary": "records_in/sensing/binary",
 
 @dataclass(frozen=True, slots=True)
 class Sample:
-    """The worker seen at one moment: counters, CPU seconds so far, RSS, hits read so far."""
+    """The workers seen at one moment: counters, CPU seconds so far, RSS, hits read so far,
+    and their consumer group's lag in messages (None before its first commit)."""
 
     t_ms: float
     counters: dict[str, float]
     cpu_s: float
     rss_bytes: int
     hits: int
+    group_lag_messages: int | None = None
 
 
 @dataclass
@@ -138,6 +140,7 @@ def timeline(m: Measurement) -> list[dict[str, float | None]]:
             "sent_records_per_s": round(float(sent_b - sent_a) / dt, 1),
             "processed_records_per_s": round((done_b - done_a) / dt, 1),
             "lag_records": float(max(0, valid_b - done_b)),
+            "group_lag_messages": b.group_lag_messages,
             "hits_read": float(h_b - h_a),
             "latency_p50_s": round(float(np.median(lat)), 4) if lat else None,
             "latency_p99_s": round(float(np.percentile(lat, 99)), 4) if lat else None,

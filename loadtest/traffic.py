@@ -22,7 +22,7 @@ import numpy as np
 from loadtest import identifiers as ids
 from loadtest.planting import PairPlanner, Planted
 from schemas.json import dumps
-from schemas.normalize import ID_TYPE_CODES, ID_TYPE_NAMES
+from schemas.normalize import ID_TYPE_CODES, ID_TYPE_NAMES, canonical_plate
 from schemas.sensing import HEADER_BYTES, MAGIC, RECORD_DTYPE, SENSING_CONTENT_TYPE
 
 STREAMS = ("sensing_binary", "sensing_json", "plates", "checkins")
@@ -120,31 +120,26 @@ class TrafficGenerator:
         n = self.spec.watchlist_size
         n_plates, n_docs = n // 5, n // 10
         n_devices = n - n_plates - n_docs
-        codes = self.rng.integers(1, 5, size=n_devices)
-        keys = np.empty(n_devices, dtype="S16")
-        for code in range(1, 5):
-            at = codes == code
-            keys[at] = ids.device_ids(self.rng, code, int(at.sum()), watched=True)
-        # Keys drawn at random may repeat; each entry needs its own key to be countable.
-        _, first = np.unique(np.char.add(codes.astype("S1"), keys), return_index=True)
-        first.sort()
-        d = self._devices
-        d.keys = [k.decode() for k in keys[first]]
-        d.kinds = [ID_TYPE_NAMES[int(c)] for c in codes[first]]
-        d.matches = ["exact"] * len(first)
-        p = self._plates
-        p.keys = ids.unique_by_canonical_form(ids.plates(self.rng, 2 * n_plates, True), n_plates)
-        p.kinds = [""] * len(p.keys)
-        p.matches = ["ocr-tolerant" if i % 2 else "exact" for i in range(len(p.keys))]
+        d, p, docs = self._devices, self._plates, self._docs
+        # Every entry gets its own key (see identifiers.distinct), so counts are exact.
+        for code, count in enumerate(self.rng.multinomial(n_devices, [0.25] * 4), start=1):
+            keys = ids.distinct(
+                lambda m, code=code: ids.device_ids(self.rng, code, m, True).tolist(), count)
+            d.keys += [k.decode() for k in keys]
+            d.kinds += [ID_TYPE_NAMES[code]] * count
+        d.matches = ["exact"] * len(d.keys)
+        p.keys = ids.distinct(lambda m: ids.plates(self.rng, m, True), n_plates,
+                              key=canonical_plate)
+        p.kinds = [""] * n_plates
+        p.matches = ["ocr-tolerant" if i % 2 else "exact" for i in range(n_plates)]
         n_passports = n_docs // 5
-        docs = ids.national_ids(self.rng, n_docs - n_passports, True)
-        passports = ids.passports(self.rng, n_passports, True)
-        self._docs.keys = list(dict.fromkeys(docs)) + list(dict.fromkeys(passports))
-        self._docs.kinds = (["national_id"] * len(set(docs))
-                            + ["passport"] * len(set(passports)))
-        self._docs.matches = ["exact"] * len(self._docs.keys)
+        docs.keys = (ids.distinct(lambda m: ids.national_ids(self.rng, m, True),
+                                  n_docs - n_passports)
+                     + ids.distinct(lambda m: ids.passports(self.rng, m, True), n_passports))
+        docs.kinds = ["national_id"] * (n_docs - n_passports) + ["passport"] * n_passports
+        docs.matches = ["exact"] * n_docs
         commands = []
-        for subject, entries in (("device", d), ("plate", p), ("document", self._docs)):
+        for subject, entries in (("device", d), ("plate", p), ("document", docs)):
             name, priority = LISTS[subject]
             for i, key in enumerate(entries.keys):
                 entry_id = f"W-LT-{len(commands):07d}"

@@ -76,7 +76,9 @@ def test_watchlist_has_every_subject_and_distinct_keys() -> None:
     plates = [c["key"] for c in gen.commands if c["subject_type"] == "plate"]
     assert len({canonical_plate(p) for p in plates}) == len(plates)
     assert {c["match"] for c in gen.commands if "match" in c} == {"exact", "ocr-tolerant"}
-    assert len({c["entry_id"] for c in gen.commands}) == len(gen.commands)
+    assert len({c["entry_id"] for c in gen.commands}) == len(gen.commands) == 2_000
+    devices = [(c["id_type"], c["key"]) for c in gen.commands if c["subject_type"] == "device"]
+    assert len(set(devices)) == len(devices)
 
 
 def test_heavy_tailed_resighting() -> None:
