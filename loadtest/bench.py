@@ -27,7 +27,7 @@ from loadtest.deployment import Deployment, broker_for
 from loadtest.groundtruth import suppress
 from loadtest.probes import GroupLag, HitReader, HitSeen, process_sample, wall_ms, worker_counters
 from loadtest.progress import ProgressLine
-from loadtest.report import Measurement, Sample, processed
+from loadtest.report import Measurement, Sample, records_taken_in
 from loadtest.sender import StreamPlan, StreamSent, send_plan
 from loadtest.traffic import STREAMS, TrafficGenerator
 from schemas.json import dumps, loads
@@ -116,7 +116,7 @@ async def _timed_phase(d: Deployment, plans: list[StreamPlan], cfg: BenchConfig,
     async def sample_forever() -> None:
         while True:
             samples.append(await asyncio.to_thread(workers.sample, len(hits.seen)))
-            taken_in = sum(processed(samples[-1], p.stream) for p in plans)
+            taken_in = sum(records_taken_in(samples[-1], p.stream) for p in plans)
             progress.show(f"bench: {(wall_ms() - started) / 1000:5.1f}s of "
                           f"{cfg.duration_s:.0f}s, {len(workers.live)} worker(s), "
                           f"{taken_in:,.0f} records taken in, {len(hits.seen):,} hits")
@@ -164,7 +164,7 @@ async def _timed_phase(d: Deployment, plans: list[StreamPlan], cfg: BenchConfig,
 
 
 def _caught_up(sent: list[StreamSent], sample: Sample) -> bool:
-    return all(processed(sample, s.stream) >= s.valid_records for s in sent)
+    return all(records_taken_in(sample, s.stream) >= s.valid_records for s in sent)
 
 
 def _baseline_records(gen: TrafficGenerator, count: int, batch: int) -> list[dict]:

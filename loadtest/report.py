@@ -53,7 +53,7 @@ class Measurement:
     joins: list[dict]
 
 
-def processed(sample: Sample, stream: str) -> float:
+def records_taken_in(sample: Sample, stream: str) -> float:
     """Return the valid records of `stream` the worker had taken in at `sample`."""
     return sample.counters.get(COUNTER_OF_STREAM[stream], 0.0)
 
@@ -89,7 +89,8 @@ def _rates(m: Measurement, sent: list[StreamSent]) -> dict[str, float | bool]:
     end_ms = m.samples[-1].t_ms
     caught = False
     for sample in m.samples:
-        done = sum(processed(sample, s.stream) - processed(first, s.stream) for s in sent)
+        done = sum(records_taken_in(sample, s.stream) - records_taken_in(first, s.stream)
+                   for s in sent)
         if sample.t_ms >= m.finished_ms and done >= valid:
             end_ms, caught = sample.t_ms, True
             break
@@ -131,8 +132,8 @@ def timeline(m: Measurement) -> list[dict[str, float | None]]:
         sent_a = send_records[i_a - 1] if i_a else 0
         sent_b = send_records[i_b - 1] if i_b else 0
         valid_b = send_valid[i_b - 1] if i_b else 0
-        done_a = sum(processed(a, s) for s in streams)
-        done_b = sum(processed(b, s) for s in streams)
+        done_a = sum(records_taken_in(a, s) for s in streams)
+        done_b = sum(records_taken_in(b, s) for s in streams)
         h_a, h_b = np.searchsorted(read_ms, [a.t_ms, b.t_ms], side="right")
         lat = [(h.read_ms - h.observed_ts) / 1000 for h in reads[h_a:h_b]]
         rows.append({
