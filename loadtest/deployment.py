@@ -11,10 +11,11 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +23,36 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from config.settings import Settings, load_settings
 from schemas.json import dumps, loads
-from streams.broker import free_port, terminate_pid
+from streams.broker import EmbeddedBroker, free_port, terminate_pid
 from streams.brokercheck import kafka_python_producer_kwargs
 from streams.clients import needs_one_record_per_batch
 from streams.topics import ensure_topics, topic_names
 
 READY_TIMEOUT_S = 60
+
+
+@contextlib.contextmanager
+def broker_for(settings: Settings) -> Iterator[str]:
+    """Yield the bootstrap of the cluster in `kafka.bootstrap`, or of a fresh embedded broker
+    (empty, in a temporary folder) that is stopped on the way out."""
+    if settings.kafka.bootstrap:
+        yield settings.kafka.bootstrap
+        return
+    broker = EmbeddedBroker(tempfile.mkdtemp(prefix="vigil-loadtest-"))
+    try:
+        yield broker.start().bootstrap
+    finally:
+        broker.stop()
+
+
+def _http_status(url: str) -> int | None:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as resp:
+            return resp.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except OSError:
+        return None
 
 
 class Deployment:
@@ -52,6 +77,7 @@ class Deployment:
             bootstrap_servers=bootstrap, acks="all",
             **kafka_python_producer_kwargs(needs_one_record_per_batch(self.settings, bootstrap)))
         self.worker: subprocess.Popen | None = None
+        self.extra_workers: list[subprocess.Popen] = []
         self.log_path = run_dir / "worker.log"
 
     @property
@@ -59,21 +85,41 @@ class Deployment:
         return f"http://{self.settings.worker.web_host}:{self.settings.worker.web_port}"
 
     # -- worker ---------------------------------------------------------------------------
-    def start_worker(self) -> float:
-        """Start the worker and wait until /readyz says ready; return the seconds it took."""
-        env = {**os.environ, **self.settings.as_env()}
-        with self.log_path.open("ab") as log:
-            self.worker = subprocess.Popen(
+    def _spawn(self, web_port: int, log_path: Path) -> subprocess.Popen:
+        env = {**os.environ, **self.settings.as_env(), "VIGIL_WORKER_WEB_PORT": str(web_port)}
+        with log_path.open("ab") as log:
+            return subprocess.Popen(
                 [sys.executable, "-m", "streams.cli", "worker"], env=env, stdout=log,
                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+
+    def _wait_ready(self, proc: subprocess.Popen, base_url: str, log_path: Path,
+                    ready_timeout_s: float) -> float:
         started = time.monotonic()
-        while time.monotonic() - started < READY_TIMEOUT_S:
-            if self.worker.poll() is not None:
-                raise AssertionError(f"worker exited {self.worker.returncode}:\n{self.log_tail()}")
-            if self.http_status("/readyz") == 200:
+        while time.monotonic() - started < ready_timeout_s:
+            if proc.poll() is not None:
+                raise AssertionError(f"worker exited {proc.returncode}:\n"
+                                     f"{self.log_tail(path=log_path)}")
+            if _http_status(base_url + "/readyz") == 200:
                 return time.monotonic() - started
             time.sleep(0.1)
-        raise AssertionError(f"worker not ready in {READY_TIMEOUT_S}s:\n{self.log_tail()}")
+        raise AssertionError(f"worker not ready in {ready_timeout_s}s:\n"
+                             f"{self.log_tail(path=log_path)}")
+
+    def start_worker(self, ready_timeout_s: float = READY_TIMEOUT_S) -> float:
+        """Start the worker and wait until /readyz says ready; return the seconds it took."""
+        self.worker = self._spawn(self.settings.worker.web_port, self.log_path)
+        return self._wait_ready(self.worker, self.base_url, self.log_path, ready_timeout_s)
+
+    def add_worker(self, ready_timeout_s: float = READY_TIMEOUT_S
+                   ) -> tuple[subprocess.Popen, str, float]:
+        """Start one more worker in the same consumer group, with its own web port and log;
+        wait until it is ready; return it, its base URL and the seconds it took."""
+        port = free_port(self.settings.worker.web_host)
+        log_path = self.run_dir / f"worker-{len(self.extra_workers) + 2}.log"
+        proc = self._spawn(port, log_path)
+        self.extra_workers.append(proc)
+        url = f"http://{self.settings.worker.web_host}:{port}"
+        return proc, url, self._wait_ready(proc, url, log_path, ready_timeout_s)
 
     def kill_worker(self) -> None:
         """SIGKILL the worker, as a crash would."""
@@ -83,24 +129,21 @@ class Deployment:
         self.worker = None
 
     def stop_worker(self) -> None:
-        """Stop the worker by its pid (SIGTERM, then SIGKILL)."""
-        if self.worker is not None:
-            terminate_pid(self.worker.pid, 15)
-            self.worker = None
+        """Stop the workers by their pids (SIGTERM, then SIGKILL)."""
+        for proc in [self.worker, *self.extra_workers]:
+            if proc is not None:
+                terminate_pid(proc.pid, 15)
+        self.worker = None
+        self.extra_workers.clear()
 
-    def log_tail(self, lines: int = 40) -> str:
+    def log_tail(self, lines: int = 40, path: Path | None = None) -> str:
         with contextlib.suppress(OSError):
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+            text = (path or self.log_path).read_text(errors="replace")
+            return "\n".join(text.splitlines()[-lines:])
         return ""
 
     def http_status(self, path: str) -> int | None:
-        try:
-            with urllib.request.urlopen(self.base_url + path, timeout=2) as resp:
-                return resp.status
-        except urllib.error.HTTPError as exc:
-            return exc.code
-        except OSError:
-            return None
+        return _http_status(self.base_url + path)
 
     def watchlist_entries(self) -> int:
         """Return how many entries the worker's index holds (from /readyz)."""

@@ -8,17 +8,14 @@ a fresh deployment (own topic prefix); figures are wall-clock seconds on this ma
 from __future__ import annotations
 
 import argparse
-import contextlib
 import statistics
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 from config.settings import Settings
-from loadtest.deployment import Deployment
+from loadtest.deployment import Deployment, broker_for
 from schemas.json import dumps
-from streams.broker import EmbeddedBroker
 
 DAY_MS = 86_400_000
 DEVICE = "0a1b2c3d4e5f"
@@ -26,18 +23,6 @@ DEVICE = "0a1b2c3d4e5f"
 
 def _now_ms() -> int:
     return time.time_ns() // 1_000_000
-
-
-@contextlib.contextmanager
-def _broker(settings: Settings) -> Iterator[str]:
-    if settings.kafka.bootstrap:
-        yield settings.kafka.bootstrap
-        return
-    broker = EmbeddedBroker(tempfile.mkdtemp(prefix="vigil-startup-"))
-    try:
-        yield broker.start().bootstrap
-    finally:
-        broker.stop()
 
 
 def _first_hit_s(d: Deployment, started: float) -> float:
@@ -74,7 +59,7 @@ def _latencies_ms(d: Deployment, count: int) -> list[float]:
 def measure(settings: Settings, runs: int, sightings: int) -> dict:
     """Return the startup, restart and latency figures of `runs` fresh deployments."""
     rows = []
-    with _broker(settings) as bootstrap:
+    with broker_for(settings) as bootstrap:
         for _ in range(runs):
             d = Deployment(bootstrap, Path(tempfile.mkdtemp(prefix="vigil-deploy-")))
             try:

@@ -248,6 +248,9 @@ def build_parser() -> argparse.ArgumentParser:
     ib = ltsub.add_parser("index-bench", help="watchlist index micro-benchmark vs a Python set")
     index_bench.add_arguments(ib)
     ib.set_defaults(func=lambda _settings, args: index_bench.main(args))
+    from loadtest.commands import register as register_loadtest_commands
+
+    register_loadtest_commands(ltsub)
     add_subscriber_parsers(sub)
     return p
 

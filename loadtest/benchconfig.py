@@ -1,0 +1,62 @@
+"""What a bench run does: durations, rates per stream, traffic, and the two presets."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, replace
+
+from loadtest.traffic import STREAMS, TrafficSpec
+
+# Records per message: binary batches of ~1,000 (32 KB), JSON arrays smaller.
+BATCHES = {"sensing_binary": 1000, "sensing_json": 500, "plates": 200, "checkins": 100}
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """What one bench run does."""
+
+    duration_s: float
+    rates: dict[str, float]
+    batches: dict[str, int]
+    spec: TrafficSpec
+    pool_s: float  # messages are built for this much traffic, then re-sent (new ts)
+    drain_timeout_s: float
+    baseline_records: int
+    suppress_seconds: int
+    workers: int = 1
+    join_at_s: float = 0.0  # seconds into the traffic when workers 2..N are started
+
+
+# About 30 s in all on the 2-core machine: start-up, 10 s of traffic, catch-up, baseline.
+QUICK = BenchConfig(
+    duration_s=10, rates={"sensing_binary": 20_000, "sensing_json": 4_000, "plates": 1_000,
+                          "checkins": 1_000},
+    batches=BATCHES, spec=TrafficSpec(watchlist_size=10_000, devices=100_000), pool_s=60,
+    drain_timeout_s=30, baseline_records=8_000, suppress_seconds=300)
+# A soak: five minutes, a 1 M-entry watchlist. Rates are per stream, all at once.
+LONG = BenchConfig(
+    duration_s=300, rates={"sensing_binary": 200_000, "sensing_json": 50_000, "plates": 10_000,
+                           "checkins": 10_000},
+    batches=BATCHES, spec=TrafficSpec(watchlist_size=1_000_000, devices=1_000_000), pool_s=30,
+    drain_timeout_s=120, baseline_records=40_000, suppress_seconds=300)
+
+
+def config_from_args(args: argparse.Namespace, suppress_seconds: int) -> BenchConfig:
+    """Return the preset (`--quick` or the long run) with the options given on top."""
+    cfg = replace(QUICK if args.quick else LONG, suppress_seconds=suppress_seconds)
+    rates = dict(cfg.rates)
+    for stream in STREAMS:
+        rate = getattr(args, f"rate_{stream}", None)
+        if rate is not None:
+            rates[stream] = rate
+    spec_changes = {k: getattr(args, k) for k in ("seed", "watchlist_size", "hit_rate",
+                                                  "malformed_share", "ocr_noise_rate",
+                                                  "repeat_share")
+                    if getattr(args, k, None) is not None}
+    duration_s = args.duration if args.duration is not None else cfg.duration_s
+    pool_s = args.pool_seconds if args.pool_seconds is not None else cfg.pool_s
+    return replace(
+        cfg, rates=rates, spec=replace(cfg.spec, **spec_changes), duration_s=duration_s,
+        baseline_records=0 if args.no_baseline else cfg.baseline_records,
+        workers=args.workers, pool_s=pool_s,
+        join_at_s=args.join_at if args.join_at is not None else duration_s / 3)

@@ -1,0 +1,139 @@
+"""The `vigil loadtest record | replay | bench` commands: arguments in, the tools called."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import time
+from pathlib import Path
+
+from config.settings import Settings
+from loadtest.progress import ProgressLine
+from loadtest.recording import RECORDED_TOPICS
+from loadtest.traffic import STREAMS
+from streams.broker import resolve_bootstrap
+from streams.topics import topic_names
+
+
+def _topics(text: str) -> tuple[str, ...]:
+    shorts = tuple(t.strip() for t in text.split(",") if t.strip())
+    unknown = set(shorts) - set(RECORDED_TOPICS)
+    if unknown or not shorts:
+        raise argparse.ArgumentTypeError(f"topics are some of {', '.join(RECORDED_TOPICS)}")
+    return shorts
+
+
+def cmd_record(settings: Settings, args: argparse.Namespace) -> int:
+    """Record the input topics to a file."""
+    from loadtest.replay import record
+
+    totals = asyncio.run(record(
+        resolve_bootstrap(settings), topic_names(settings), Path(args.file), shorts=args.topics,
+        duration_s=args.duration, idle_s=args.idle, from_beginning=args.from_beginning,
+        fetch_max_wait_ms=settings.kafka.fetch_max_wait_ms, progress=ProgressLine()))
+    print(totals.line("recorded"))
+    return 0
+
+
+def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
+    """Send a recording back to the input topics."""
+    from loadtest.replay import replay
+
+    speed = 0.0 if args.fast else args.speed
+    totals = asyncio.run(replay(settings, resolve_bootstrap(settings), Path(args.file),
+                                speed=speed, progress=ProgressLine()))
+    print(totals.line("replayed"))
+    return 0
+
+
+_BENCH_OPTIONS = ("quick", "duration", "json", "results", *(f"rate_{s}" for s in STREAMS),
+                  "seed", "watchlist_size", "hit_rate", "malformed_share", "ocr_noise_rate",
+                  "repeat_share", "no_baseline", "pool_seconds", "workers", "join_at")
+
+
+def _command_line(args: argparse.Namespace) -> str:
+    """Return the bench command as given (the options that were set), for the report."""
+    parts = ["vigil loadtest bench"]
+    for name in _BENCH_OPTIONS:
+        value = getattr(args, name)
+        flag = "--" + name.replace("_", "-")
+        if value is True:
+            parts.append(flag)
+        elif value not in (None, False) and (name, value) not in (("results", "results"),
+                                                                   ("workers", 1)):
+            parts.append(f"{flag} {value:g}" if isinstance(value, float) else f"{flag} {value}")
+    return " ".join(parts)
+
+
+def cmd_bench(settings: Settings, args: argparse.Namespace) -> int:
+    """Run the benchmark; write JSON, PNG and markdown; exit 1 when the run failed."""
+    from loadtest.bench import run_bench
+    from loadtest.benchconfig import config_from_args
+    from loadtest.report import markdown, plot, summarize
+    from schemas.json import dumps
+
+    cfg = config_from_args(args, settings.alerts.suppress_seconds)
+    results = Path(args.results) / time.strftime("bench-%Y%m%d-%H%M%S")
+    # SIGTERM unwinds like Ctrl-C, so the worker, baseline and broker are stopped by pid.
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        measured = run_bench(settings, cfg, results / "run")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    result = summarize(measured, _command_line(args))
+    (results / "result.json").write_bytes(dumps(result))
+    if args.json:
+        Path(args.json).write_bytes(dumps(result))
+    plot(result, results / "bench.png")
+    summary = markdown(result, results)
+    (results / "summary.md").write_text(summary + "\n")
+    print(summary)
+    return 0 if result["passed"] else 1
+
+
+def register(loadtest_commands: argparse._SubParsersAction) -> None:
+    """Add record, replay and bench to the `vigil loadtest` subcommands."""
+    rec = loadtest_commands.add_parser("record", help="record the input topics to a file")
+    rec.add_argument("file", metavar="FILE")
+    rec.add_argument("--topics", type=_topics, default=RECORDED_TOPICS,
+                     help="comma-separated short names (default: all input topics)")
+    rec.add_argument("--duration", type=float, default=0, help="stop after this many seconds")
+    rec.add_argument("--idle", type=float, default=0,
+                     help="stop after this many seconds without a message")
+    rec.add_argument("--from-beginning", action="store_true",
+                     help="start at the topics' beginning instead of their end")
+    rec.set_defaults(func=cmd_record)
+
+    rep = loadtest_commands.add_parser("replay", help="send a recording back at N× its pace")
+    rep.add_argument("file", metavar="FILE")
+    rep.add_argument("--speed", type=float, default=1.0, help="pace multiplier (default 1)")
+    rep.add_argument("--fast", action="store_true", help="as fast as possible")
+    rep.set_defaults(func=cmd_replay)
+
+    b = loadtest_commands.add_parser(
+        "bench", help="hold a target rate, measure rate, lag, latency, hits, CPU, RSS")
+    b.add_argument("--quick", action="store_true", help="about 30 s in all (CI)")
+    b.add_argument("--duration", type=float, help="seconds of traffic (default 300; quick 10)")
+    b.add_argument("--json", metavar="PATH", help="also write the JSON result here")
+    b.add_argument("--results", default="results", help="folder for the run's results")
+    for stream in STREAMS:
+        b.add_argument(f"--rate-{stream.replace('_', '-')}", dest=f"rate_{stream}", type=float,
+                       help=f"{stream} records/s (0 = off)")
+    b.add_argument("--seed", type=int)
+    b.add_argument("--watchlist-size", type=int)
+    b.add_argument("--hit-rate", type=float, help="share of records that match an entry")
+    b.add_argument("--malformed-share", type=float)
+    b.add_argument("--ocr-noise-rate", type=float)
+    b.add_argument("--repeat-share", type=float,
+                   help="share of planted sightings that re-sight an (entry, location) pair")
+    b.add_argument("--no-baseline", action="store_true", help="skip the naive baseline")
+    b.add_argument("--pool-seconds", type=float,
+                   help="seconds of traffic built ahead; longer runs re-send it with new "
+                        "timestamps, so its sightings repeat (suppression applies)")
+    b.add_argument("--workers", type=int, default=1,
+                   help="workers in the consumer group; the 2nd.. join while traffic flows")
+    b.add_argument("--join-at", type=float,
+                   help="seconds into the traffic when the other workers start (default: a "
+                        "third of the duration)")
+    b.set_defaults(func=cmd_bench)

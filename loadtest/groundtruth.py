@@ -1,0 +1,122 @@
+"""Which hits a run must produce: from what the generator planted, and from a reference
+matcher over the records themselves; and how the hits read back compare.
+
+Suppression (CONTRACT.md, Hit) is applied here, in the harness, the same way for both:
+after a hit for (entry_id, location_id), sightings of that pair within `suppress_ms` of
+the hit's observed time give no new hit.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from loadtest.traffic import STREAM_SOURCE, Message
+from schemas.checkins import decode_checkins
+from schemas.hits import Hit, make_hit_id
+from schemas.json import dumps
+from schemas.plates import decode_plate_reads
+from schemas.rejection import Rejected
+from schemas.sensing import decode_sensing
+from schemas.watchlist import WatchlistEntry, decode_watchlist_command
+from tables.matching import find_checkin_hits, find_plate_hits, find_sensing_hits
+from tables.watchlist import Watchlist
+
+EXAMPLES = 5
+
+
+@dataclass(frozen=True, slots=True)
+class ExpectedHit:
+    """A hit a run must produce, and the stream whose record should cause it."""
+
+    hit_id: str
+    entry_id: str
+    location_id: str
+    observed_ts: int
+    match: str
+    stream: str
+
+
+def planted_hits(message: Message, ts_ms: int) -> list[ExpectedHit]:
+    """Return the hits the generator planted in `message`, sent with timestamp `ts_ms`."""
+    source = STREAM_SOURCE[message.stream]
+    return [ExpectedHit(make_hit_id(p.entry_id, source, p.location_id, ts_ms), p.entry_id,
+                        p.location_id, ts_ms, p.match, message.stream)
+            for p in message.planted]
+
+
+def suppress(hits: Iterable[ExpectedHit], suppress_ms: int) -> list[ExpectedHit]:
+    """Drop the hits suppression removes; return the rest in observed-time order."""
+    last_hit: dict[tuple[str, str], int] = {}
+    kept = []
+    for h in sorted(hits, key=lambda h: h.observed_ts):
+        pair = (h.entry_id, h.location_id)
+        previous = last_hit.get(pair)
+        if previous is not None and h.observed_ts - previous < suppress_ms:
+            continue
+        last_hit[pair] = h.observed_ts
+        kept.append(h)
+    return kept
+
+
+def build_watchlist(commands: Iterable[dict], reference_ms: int, max_ttl_days: int) -> Watchlist:
+    """Decode upsert commands as a worker would and return the watchlist they make."""
+    watchlist = Watchlist()
+    for c in commands:
+        entry = decode_watchlist_command(dumps(c), c["entry_id"].encode(), reference_ms,
+                                         max_ttl_days)
+        if not isinstance(entry, WatchlistEntry):
+            raise ValueError(f"generated command refused: {entry}")
+        watchlist.upsert(entry)
+    return watchlist
+
+
+def reference_hits(watchlist: Watchlist, message: Message, value: bytes, ts_ms: int
+                   ) -> tuple[list[ExpectedHit], list[Rejected]]:
+    """Decode a sent message with the contract's decoders and match it the plain way
+    (`tables.matching`, expiry judged at observed time); return its hits and rejections."""
+    if message.topic == "sensing":
+        ctype = dict(message.headers).get("content-type")
+        records, rejected = decode_sensing(value, ctype.decode() if ctype else None)
+        found: list[Hit] = find_sensing_hits(records, watchlist, ts_ms)
+    elif message.topic == "plates":
+        reads, rejected = decode_plate_reads(value)
+        found = find_plate_hits(reads, watchlist, ts_ms)
+    else:
+        checkins, rejected = decode_checkins(value)
+        found = find_checkin_hits(checkins, watchlist, ts_ms)
+    hits = [ExpectedHit(h.hit_id, h.entry_id, h.location_id, h.observed_ts, h.match,
+                        message.stream) for h in found]
+    return hits, rejected
+
+
+@dataclass(frozen=True)
+class HitCheck:
+    """Expected hit ids against those read back."""
+
+    expected: int
+    received: int
+    missed: int
+    unexpected: int
+    duplicate: int
+    missed_examples: tuple[str, ...]
+    unexpected_examples: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        """True when every expected hit arrived, once, and nothing else did."""
+        return not (self.missed or self.unexpected or self.duplicate)
+
+
+def check_hits(expected_ids: Iterable[str], received_ids: Iterable[str]) -> HitCheck:
+    """Compare the expected hit ids with the ids read back (in arrival order)."""
+    expected = set(expected_ids)
+    counts = Counter(received_ids)
+    missed = sorted(expected - counts.keys())
+    unexpected = sorted(counts.keys() - expected)
+    return HitCheck(
+        expected=len(expected), received=sum(counts.values()), missed=len(missed),
+        unexpected=len(unexpected), duplicate=sum(n - 1 for n in counts.values()),
+        missed_examples=tuple(missed[:EXAMPLES]), unexpected_examples=tuple(unexpected[:EXAMPLES]),
+    )

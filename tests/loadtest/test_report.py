@@ -1,0 +1,77 @@
+"""Figures from raw measurements: rates, catch-up, hit accounting per stream, latency."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from loadtest.benchconfig import QUICK
+from loadtest.groundtruth import ExpectedHit
+from loadtest.probes import HitSeen
+from loadtest.report import Measurement, Sample, markdown, plot, stream_of_hit, summarize
+from loadtest.sender import StreamSent
+
+T0 = 1_795_000_000_000.0
+
+
+def _sample(t_s: float, binary: float, plates: float) -> Sample:
+    return Sample(T0 + t_s * 1000, {"records_in/sensing/binary": binary,
+                                    "records_in/plate/json": plates}, t_s * 0.5, 50 << 20, 0)
+
+
+def _measurement() -> Measurement:
+    binary = StreamSent("sensing_binary", sends=[(int(T0) + 1000 * i, 1000, 999)
+                                                 for i in range(4)],
+                        expected=[ExpectedHit("h-1", "W-1", "S-000001", int(T0), "exact",
+                                              "sensing_binary"),
+                                  ExpectedHit("h-2", "W-1", "S-000001", int(T0) + 1000, "exact",
+                                              "sensing_binary")],
+                        ack_ms=[5.0, 7.0])
+    plates = StreamSent("plates", sends=[(int(T0), 200, 200)],
+                        expected=[ExpectedHit("h-3", "W-2", "C-0001", int(T0), "exact",
+                                              "plates")])
+    hits = [HitSeen("h-1", "sensing", "S-000001", int(T0), T0 + 100),
+            HitSeen("h-1", "sensing", "S-000001", int(T0), T0 + 900),  # a duplicate
+            HitSeen("h-3", "plate", "C-0001", int(T0), T0 + 300),
+            HitSeen("h-9", "plate", "C-0002", int(T0), T0 + 300)]  # unexpected
+    samples = [_sample(-0.5, 0, 0), _sample(2, 1998, 200), _sample(4, 3996, 200),
+               _sample(8, 3996, 200)]
+    return Measurement(cfg=QUICK, sent=[binary, plates], hits=hits, samples=samples,
+                       started_ms=T0, finished_ms=T0 + 4000, baseline={"records_per_s": 400.0},
+                       watchlist_entries=3, worker_ready_s=1.0, setup_s=2.0,
+                       embedded_broker=True, one_record_per_batch=True,
+                       joins=[{"joined_at_s": 1.0, "ready_s": 5.0}])
+
+
+def test_summary_counts_hits_per_stream_and_rates_until_caught_up(tmp_path: Path) -> None:
+    r = summarize(_measurement(), "vigil loadtest bench --quick")
+    # h-2 is within 300 s of h-1 at the same sensor: suppressed, so not expected.
+    assert (r["expected_hits"], r["received_hits"], r["missed_hits"], r["unexpected_hits"],
+            r["duplicate_hits"]) == (2, 4, 0, 1, 1)
+    assert r["sensing_binary"]["duplicate_hits"] == 1
+    assert r["plates"]["unexpected_hits"] == 1 and r["checkins"]["expected_hits"] == 0
+    assert r["caught_up"] and not r["passed"]
+    # 4,200 records sent over 4 s; the worker had them all at the 4 s sample.
+    assert r["sent_records_per_s"] == 1050.0 and r["sustained_records_per_s"] == 1050.0
+    assert r["latency_p50_s"] == 0.2  # first reads: 0.1 s and 0.3 s
+    assert r["baseline_records_per_s"] == 400.0
+    assert r["binary_to_baseline_ratio"] == 2.5  # 4,000 binary records in 4 s, / 400
+    assert r["timeline"][0]["sent_records_per_s"] == 1280.0  # 3,200 records in (-0.5 s, 2 s]
+    text = markdown(r, tmp_path)
+    assert "Vigil bench: FAILED" in text and "worker 2 joined at 1.0 s" in text
+    plot(r, tmp_path / "p.png")
+    assert (tmp_path / "p.png").stat().st_size > 1000
+
+
+def test_a_worker_that_never_catches_up_is_reported_at_the_share_it_took() -> None:
+    m = _measurement()
+    m.samples = [_sample(-0.5, 0, 0), _sample(4, 1998, 200), _sample(8, 1998, 200)]
+    r = summarize(m, "bench")
+    assert not r["caught_up"] and not r["passed"]
+    assert r["sensing_binary"]["sustained_records_per_s"] == 250.0  # half of 4,000 over 8 s
+
+
+def test_stream_of_hit() -> None:
+    assert stream_of_hit("sensing", "S-000042") == "sensing_binary"
+    assert stream_of_hit("sensing", "S-500042") == "sensing_json"
+    assert stream_of_hit("plate", "C-0001") == "plates"
+    assert stream_of_hit("checkin", "P-00001") == "checkins"

@@ -1,0 +1,111 @@
+"""The generator's ground truth against the reference matcher, on the same records."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from loadtest.groundtruth import (
+    ExpectedHit,
+    build_watchlist,
+    check_hits,
+    planted_hits,
+    reference_hits,
+    suppress,
+)
+from loadtest.traffic import STREAMS, TrafficGenerator, TrafficSpec
+from schemas.json import loads
+from schemas.normalize import canonical_plate
+
+START_MS = 1_795_000_000_000
+SPEC = TrafficSpec(seed=11, watchlist_size=3_000, hit_rate=0.03, malformed_share=0.01,
+                   ocr_noise_rate=0.5, repeat_share=0.4, repeat_min_gap_s=0.2, devices=20_000,
+                   sensors=50, cameras=20, properties=30)
+SUPPRESS_MS = 1_000
+
+
+def _run(stream: str, spec: TrafficSpec = SPEC, count: int = 60, batch: int = 200):
+    """Send `count` messages on paper, 100 ms apart; return (generator view, reference view,
+    rejections the decoders found, records the generator broke)."""
+    gen = TrafficGenerator(spec, START_MS)
+    watchlist = build_watchlist(gen.commands, START_MS, 90)
+    planted, reference, rejected = [], [], []
+    broken = 0
+    for i, msg in enumerate(gen.messages(stream, count, batch, rate=batch * 10)):
+        ts = START_MS + 1_000 + 100 * i
+        broken += msg.broken
+        planted += planted_hits(msg, ts)
+        found, bad = reference_hits(watchlist, msg, msg.stamped(ts), ts)
+        reference += found
+        rejected += bad
+    return planted, reference, rejected, broken
+
+
+@pytest.mark.parametrize("stream", STREAMS)
+def test_planted_hits_are_exactly_what_the_reference_matcher_finds(stream: str) -> None:
+    planted, reference, rejected, broken = _run(stream)
+    assert len(planted) > 100
+    assert {(h.hit_id, h.match) for h in planted} == {(h.hit_id, h.match) for h in reference}
+    assert Counter(h.hit_id for h in reference) == Counter(h.hit_id for h in planted)
+    assert broken > 0 and len(rejected) == broken, "each broken record, and only it, rejected"
+    kept = suppress(planted, SUPPRESS_MS)
+    assert 0 < len(kept) < len(planted), "repeats within the window were suppressed"
+    assert {h.hit_id for h in kept} == {h.hit_id for h in suppress(reference, SUPPRESS_MS)}
+
+
+def test_plate_noise_gives_ocr_tolerant_hits_and_near_misses() -> None:
+    planted, *_ = _run("plates")
+    matches = Counter(h.match for h in planted)
+    assert matches["exact"] and matches["ocr-tolerant"]
+
+
+def test_same_seed_same_traffic_other_seed_other_traffic() -> None:
+    def values(seed: int) -> list[bytes]:
+        gen = TrafficGenerator(TrafficSpec(seed=seed, watchlist_size=500, devices=1000), START_MS)
+        return [m.value for s in STREAMS for m in gen.messages(s, 3, 50, 500)]
+
+    assert values(3) == values(3)
+    assert values(3) != values(4)
+
+
+def test_watchlist_has_every_subject_and_distinct_keys() -> None:
+    gen = TrafficGenerator(TrafficSpec(watchlist_size=2_000, devices=1000), START_MS)
+    by_subject = Counter(c["subject_type"] for c in gen.commands)
+    assert set(by_subject) == {"device", "plate", "document"}
+    plates = [c["key"] for c in gen.commands if c["subject_type"] == "plate"]
+    assert len({canonical_plate(p) for p in plates}) == len(plates)
+    assert {c["match"] for c in gen.commands if "match" in c} == {"exact", "ocr-tolerant"}
+    assert len({c["entry_id"] for c in gen.commands}) == len(gen.commands) == 2_000
+    devices = [(c["id_type"], c["key"]) for c in gen.commands if c["subject_type"] == "device"]
+    assert len(set(devices)) == len(devices)
+
+
+def test_heavy_tailed_resighting() -> None:
+    gen = TrafficGenerator(TrafficSpec(devices=10_000, hit_rate=0, malformed_share=0), START_MS)
+    seen = Counter()
+    for msg in gen.messages("sensing_json", 20, 1000, 10_000):
+        seen.update(r["device_id"].lower().replace(":", "") for r in loads(msg.value))
+    counts = sorted(seen.values(), reverse=True)
+    top_share = sum(counts[:100]) / sum(counts)
+    assert top_share > 0.05, "the 1% most seen devices carry far more than 1% of sightings"
+    assert sum(1 for c in counts if c == 1) > len(counts) / 3, "most devices are seen rarely"
+
+
+def _hit(hit_id: str, entry: str, loc: str, ts: int) -> ExpectedHit:
+    return ExpectedHit(hit_id, entry, loc, ts, "exact", "plates")
+
+
+def test_suppression_counts_from_the_last_hit_per_entry_and_location() -> None:
+    hits = [_hit("a", "W1", "C1", 0), _hit("b", "W1", "C1", 999), _hit("c", "W1", "C1", 1000),
+            _hit("d", "W1", "C2", 500), _hit("e", "W2", "C1", 500)]
+    assert [h.hit_id for h in suppress(hits, 1000)] == ["a", "d", "e", "c"]
+    assert len(suppress(hits, 0)) == 5
+
+
+def test_check_hits_counts_missed_unexpected_and_duplicates() -> None:
+    check = check_hits(["a", "b", "c"], ["a", "a", "c", "x"])
+    assert (check.expected, check.received, check.missed, check.unexpected, check.duplicate) == (
+        3, 4, 1, 1, 1)
+    assert check.missed_examples == ("b",) and not check.ok
+    assert check_hits(["a"], ["a"]).ok
