@@ -23,10 +23,11 @@ def test_watchlist_survives_sigkill(deployment_factory) -> None:
     d.kill_worker()
     d.start_worker()
 
-    # Same sensor key, so one partition, in order: the deleted entry first, the kept one last.
+    # Same message key, so one partition, in order: the deleted entry first, the kept one
+    # last. At another sensor than before: W-KEEP at S-1 is suppressed for a while.
     ts2 = now_ms() + 1
-    d.send("sensing", sighting("1a1b1c1d1e1f", ts2, sensor="S-1"), key="S-1")
-    d.send("sensing", sighting("0a0b0c0d0e0f", ts2 + 1, sensor="S-1"), key="S-1")
+    d.send("sensing", sighting("1a1b1c1d1e1f", ts2, sensor="S-2"), key="S-1")
+    d.send("sensing", sighting("0a0b0c0d0e0f", ts2 + 1, sensor="S-2"), key="S-1")
     hits = d.read_until("hits", lambda vs: any(v["observed_ts"] == ts2 + 1 for v in vs), 30)
     assert any(h["entry_id"] == "W-KEEP" and h["observed_ts"] == ts2 + 1 for h in hits)
     assert not [h for h in hits if h["entry_id"] == "W-GONE"]
