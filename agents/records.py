@@ -103,8 +103,11 @@ def _register(app: faust.App, ctx: WorkerContext, short: str, source: str, decod
     w = ctx.settings.worker
 
     async def match_records(stream: faust.StreamT) -> None:
-        # Matching before the watchlist is loaded would miss hits of entries not read yet.
+        # Matching before the watchlist is loaded would miss hits of entries not read yet;
+        # before the recent hits are read back, a restarted worker would hit again what its
+        # predecessor already hit (records it replays included) instead of suppressing it.
         await ctx.watchlist_loaded.wait()
+        await ctx.suppression_loaded.wait()
         async for events in stream.take_events(w.batch_max_messages, within=w.batch_within_s):
             started = time.perf_counter()
             outgoing = process_messages(events, source, decode, find_hits, ctx)
