@@ -5,9 +5,22 @@ from __future__ import annotations
 
 import pytest
 
+from loadtest.deployment import Deployment
 from tests.integration.test_end_to_end import hits_for, now_ms, sighting, upsert
 
 pytestmark = pytest.mark.integration
+
+
+def hit_at_s1_then_sigkill(d: Deployment, entry_id: str, device: str) -> int:
+    """Start the worker, sight `device` at sensor S-1 and wait for its one hit of
+    `entry_id`; then SIGKILL the worker and start it again. Return the sighting's ts."""
+    d.start_worker()
+    ts = now_ms()
+    d.send("sensing", sighting(device, ts, sensor="S-1"), key="S-1")
+    assert [h["observed_ts"] for h in hits_for(d, entry_id)] == [ts]
+    d.kill_worker()
+    d.start_worker()
+    return ts
 
 
 def test_watchlist_survives_sigkill(deployment_factory) -> None:
@@ -16,13 +29,7 @@ def test_watchlist_survives_sigkill(deployment_factory) -> None:
     d.send("watchlist", upsert("W-GONE", key="1a1b1c1d1e1f"), key="W-GONE")
     d.send("watchlist", {"op": "delete", "entry_id": "W-GONE", "requested_by": "unit-17",
                          "reason": "found"}, key="W-GONE")
-    d.start_worker()
-    ts = now_ms()
-    d.send("sensing", sighting("0a0b0c0d0e0f", ts, sensor="S-1"), key="S-1")
-    assert [h["observed_ts"] for h in hits_for(d, "W-KEEP")] == [ts]
-
-    d.kill_worker()
-    d.start_worker()
+    hit_at_s1_then_sigkill(d, "W-KEEP", "0a0b0c0d0e0f")
 
     # Same message key, so one partition, in order: the deleted entry first, the kept one
     # last. At another sensor than before: W-KEEP at S-1 is suppressed for a while.
@@ -37,13 +44,7 @@ def test_watchlist_survives_sigkill(deployment_factory) -> None:
 def test_suppression_survives_sigkill(deployment_factory) -> None:
     d = deployment_factory()
     d.send("watchlist", upsert("W-SUP", key="2a2b2c2d2e2f"), key="W-SUP")
-    d.start_worker()
-    ts = now_ms()
-    d.send("sensing", sighting("2a2b2c2d2e2f", ts, sensor="S-1"), key="S-1")
-    assert [h["observed_ts"] for h in hits_for(d, "W-SUP")] == [ts]
-
-    d.kill_worker()
-    d.start_worker()
+    ts = hit_at_s1_then_sigkill(d, "W-SUP", "2a2b2c2d2e2f")
 
     # Within the window at the same sensor: no new hit, and no second hit either from the
     # first sighting if the new worker reads it again. Then, on the same partition, a
