@@ -1,16 +1,20 @@
 """WatchlistIndex: the in-memory matching structure, hashed keys in numba arrays.
 
-Why this shape (measured with `vigil loadtest index-bench`):
-- Linear probing over a flat uint64 array of keyed hashes: a miss usually costs one cache
-  line, and the whole batch is probed in one numba call, so no Python runs per record.
+Why this shape (measured with `vigil loadtest index-bench`; the numbers are in README):
+- Linear probing over one flat array of 8-byte words (hash tag + entry slot), at most half
+  full: a probe usually settles within its home cache line, so a miss costs one line and a
+  hit one more (the entry's metadata row). The whole batch goes through one numba call in
+  passes that prefetch ahead, so the DRAM misses of many rows overlap and no Python runs
+  per record.
 - The table holds SipHash-2-4 values under a secret, not identifiers. A hash hit is
-  confirmed against the entry's key words in `arena` before it counts, so a collision
-  never yields a false hit (tests force collisions with a tiny `hash_bits`).
+  confirmed against the entry's key words before it counts, so a collision never yields a
+  false hit (tests force collisions with a tiny `hash_bits`).
 - Updates are in place (backward-shift deletion, no tombstones), so an upsert or delete
   costs microseconds and the index never needs a full rebuild.
 
-Memory: 12 bytes per table position (hash + entry slot) at a load of 3/8 to 3/4, plus
-16 bytes of metadata per entry, plus the key's words (16 bytes for a MAC, IMSI or IMEI).
+Memory: 8 bytes per table position at a load of 1/4 to 1/2 (16 to 32 bytes per entry), plus
+a 32-byte metadata row per entry holding the expiry and, for keys of up to 16 bytes (MAC,
+IMSI, IMEI, most plates and documents), the key itself; longer keys add their words.
 """
 
 from __future__ import annotations
@@ -23,8 +27,9 @@ import numpy as np
 from tables import kernels
 from tables.reference import split_secret
 
-MAX_LOAD = 0.75
+MAX_LOAD = 0.5
 MIN_TABLE = 1024
+LINE_BYTES = 64
 
 
 def key_words(keys: Sequence[bytes], width: int | None = None) -> np.ndarray:
@@ -35,6 +40,20 @@ def key_words(keys: Sequence[bytes], width: int | None = None) -> np.ndarray:
         raise ValueError(f"key of {longest} bytes does not fit {nwords} words")
     packed = np.array(keys, dtype=f"S{8 * nwords}") if keys else np.zeros(0, f"S{8 * nwords}")
     return packed.view(np.uint64).reshape(len(keys), nwords)
+
+
+def aligned_zeros(shape: int | tuple[int, ...], dtype: type = np.uint64) -> np.ndarray:
+    """Zeroed array starting on a cache line, so a table line or a metadata row is one line."""
+    nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    buf = np.zeros(nbytes + LINE_BYTES, np.uint8)
+    start = -buf.ctypes.data % LINE_BYTES
+    return buf[start:start + nbytes].view(dtype).reshape(shape)
+
+
+def _meta_rows(slots: int) -> np.ndarray:
+    meta = aligned_zeros((slots, kernels.META_COLS))
+    meta[:, 0] = kernels.NEVER_EXPIRES
+    return meta
 
 
 def _table_size(entries: int) -> int:
@@ -64,10 +83,8 @@ class WatchlistIndex:
         self._alloc(MIN_TABLE, 0, 0)
 
     def _alloc(self, table_size: int, slots: int, arena_words: int) -> None:
-        self._hashes = np.zeros(table_size, np.uint64)
-        self._slots = np.full(table_size, kernels.EMPTY_SLOT, np.uint32)
-        self._meta = np.zeros((slots, kernels.META_COLS), np.uint64)
-        self._meta[:, 0] = kernels.NEVER_EXPIRES
+        self._table = aligned_zeros(table_size)
+        self._meta = _meta_rows(slots)
         self._arena = np.zeros(arena_words, np.uint64)
         self._arena_used = 0
         self._arena_live = 0
@@ -81,7 +98,7 @@ class WatchlistIndex:
     @property
     def nbytes(self) -> int:
         """Bytes held by the index's arrays (table, per-entry metadata, key arena)."""
-        return self._hashes.nbytes + self._slots.nbytes + self._meta.nbytes + self._arena.nbytes
+        return self._table.nbytes + self._meta.nbytes + self._arena.nbytes
 
     @property
     def metadata_nbytes(self) -> int:
@@ -102,7 +119,9 @@ class WatchlistIndex:
         if len(set(entry_ids)) != n:
             raise ValueError("entry ids must be unique")
         long_keys = np.count_nonzero(words[:, kernels.INLINE_WORDS:].any(axis=1))
-        self._alloc(_table_size(n), n, long_keys * words.shape[1])
+        # Room for n/16 more entries, so that the first upserts after a bulk load do not copy
+        # every metadata row at once.
+        self._alloc(_table_size(n), n + n // 16 + 16, long_keys * words.shape[1])
         self._slot_of = {e: i for i, e in enumerate(entry_ids)}
         self._id_of = list(entry_ids)
         self._free = []
@@ -112,8 +131,7 @@ class WatchlistIndex:
         self._arena_used = self._arena_live = used
         hashes = np.empty(n, np.uint64)
         kernels.hash_keys(self._k0, self._k1, self._mask, spaces, words, hashes)
-        kernels.table_insert_many(self._hashes, self._slots, hashes,
-                                  np.arange(n, dtype=np.uint32))
+        kernels.table_insert_many(self._table, hashes, np.arange(n, dtype=np.uint64))
         self._next_expiry = int(expires_at.min()) if n else int(kernels.NEVER_EXPIRES)
 
     def upsert(self, entry_id: str, space: int, key: bytes, expires_at: int) -> None:
@@ -123,14 +141,14 @@ class WatchlistIndex:
         old = self._slot_of.get(entry_id, -1)
         words = np.frombuffer(key.ljust(-(-len(key) // 8) * 8, b"\0"), np.uint64).reshape(1, -1)
         nwords = words.shape[1]
-        if old < 0 and len(self._slot_of) + 1 > MAX_LOAD * len(self._hashes):
+        if old < 0 and len(self._slot_of) + 1 > MAX_LOAD * len(self._table):
             self._grow_table()
         if nwords > kernels.INLINE_WORDS and self._arena_used + nwords > len(self._arena):
             self._make_arena_room(nwords)
         slot = self._free.pop() if self._free else self._new_slot()
         used, freed = kernels.upsert_entry(
-            self._k0, self._k1, self._mask, self._hashes, self._slots, self._meta, self._arena,
-            old, slot, words, self._arena_used, expires_at, space)
+            self._k0, self._k1, self._mask, self._table, self._meta, self._arena, old, slot,
+            words, self._arena_used, expires_at, space)
         if old >= 0:
             self._release(old)
         self._arena_used += used
@@ -144,8 +162,8 @@ class WatchlistIndex:
         slot = self._slot_of.pop(entry_id, None)
         if slot is None:
             return False
-        self._arena_live -= kernels.delete_entry(self._k0, self._k1, self._mask, self._hashes,
-                                                 self._slots, self._meta, self._arena, slot)
+        self._arena_live -= kernels.delete_entry(self._k0, self._k1, self._mask, self._table,
+                                                 self._meta, self._arena, slot)
         self._release(slot)
         return True
 
@@ -165,9 +183,9 @@ class WatchlistIndex:
         while True:
             out_rows = np.empty(cap, np.int64)
             out_slots = np.empty(cap, np.uint32)
-            n = kernels.match_keys(self._k0, self._k1, self._mask, self._hashes, self._slots,
-                                   self._meta, self._arena, spaces, words, np.uint64(now_ms),
-                                   out_rows, out_slots)
+            n = kernels.match_keys(self._k0, self._k1, self._mask, self._table, self._meta,
+                                   self._arena, spaces, words, np.uint64(now_ms), out_rows,
+                                   out_slots)
             if n <= cap:
                 return out_rows[:n], out_slots[:n]
             cap = n
@@ -185,21 +203,22 @@ class WatchlistIndex:
 
     def _new_slot(self) -> int:
         slot = len(self._id_of)
+        if slot >= kernels.MAX_SLOTS:
+            raise OverflowError("the index holds at most 2**31 entries")
         if slot >= len(self._meta):
-            grown = np.zeros((max(16, 2 * len(self._meta)), kernels.META_COLS), np.uint64)
-            grown[:, 0] = kernels.NEVER_EXPIRES
+            grown = _meta_rows(max(16, 2 * len(self._meta)))
             grown[: len(self._meta)] = self._meta
             self._meta = grown
         self._id_of.append(None)
         return slot
 
     def _grow_table(self) -> None:
-        live = self._hashes != 0
-        hashes, slots = self._hashes[live], self._slots[live]
-        size = _table_size(len(self._slot_of) + 1)
-        self._hashes = np.zeros(size, np.uint64)
-        self._slots = np.full(size, kernels.EMPTY_SLOT, np.uint32)
-        kernels.table_insert_many(self._hashes, self._slots, hashes, slots)
+        slots = np.fromiter(self._slot_of.values(), np.uint64, len(self._slot_of))
+        hashes = np.empty(len(slots), np.uint64)
+        kernels.entry_hashes(self._k0, self._k1, self._mask, self._meta, self._arena, slots,
+                             hashes)
+        self._table = aligned_zeros(_table_size(len(self._slot_of) + 1))
+        kernels.table_insert_many(self._table, hashes, slots)
 
     def _make_arena_room(self, nwords: int) -> None:
         # Compact when at least half the arena is garbage, else grow: amortised O(1) per key.

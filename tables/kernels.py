@@ -6,14 +6,16 @@ Their plain-Python twins for tests are `tables/reference.py`.
 Layout (see `WatchlistIndex` for why):
 - a key is a row of little-endian uint64 words holding its UTF-8 bytes, zero padded. No
   identifier contains a NUL byte, so the words up to the first zero word are the key;
-- the table is linear probing over `table_hashes` (uint64, 0 = empty slot) with the entry
-  slot beside it in `table_slots` (uint32); several entries may share a hash (same key on
-  two lists, or a collision), so a probe walks the whole cluster;
-- per entry slot, `meta[slot] = (expires_at, ref)` with ref = arena word offset << 16 |
-  word count << 8 | key space; the key's words live in `arena` for confirmation.
-
-Hashing is SipHash-2-4 (a keyed PRF, so the table holds no recoverable identifier without
-the secret), with the key space folded into the second key half.
+- the table hash of a key in a key space is SipHash-2-4 (a keyed PRF: the table holds no
+  recoverable identifier without the secret) of its words, zero padded to at least
+  HASHED_WORDS, with the key space folded into the second key half;
+- the table is linear probing over uint64 words, 0 = empty: the hash's high 32 bits (its
+  tag; the home position holds the low bits) | a DUP flag | the entry's slot. Several entries
+  may share a tag (the same key on two lists, or a collision), so a word whose tag recurs
+  later in its cluster is flagged DUP and a probe that meets it walks the cluster;
+- per entry slot, `meta[slot] = (expires_at, ref, key words...)` with ref = arena word
+  offset << 16 | word count << 8 | key space; keys of at most INLINE_WORDS words sit in the
+  row itself, longer ones in `arena`.
 """
 
 from __future__ import annotations
@@ -22,14 +24,24 @@ import numpy as np
 from llvmlite import ir
 from numba import njit, types, uint64
 from numba.core import cgutils
+from numba.cpython.unsafe.numbers import trailing_zeros
 from numba.extending import intrinsic
 
-EMPTY_SLOT = np.uint32(0xFFFFFFFF)
 NEVER_EXPIRES = np.uint64(np.iinfo(np.int64).max)
-
-
-# Rows per stage of `match_keys`.
-CHUNK = 256
+SLOT_BITS = np.uint64((1 << 31) - 1)
+DUP = np.uint64(1 << 31)
+MAX_SLOTS = 1 << 31
+# Table words per 64-byte cache line: a probe looks at its home line without branching.
+LINE_WORDS = 8
+# How many rows ahead a matching pass prefetches (enough to cover a DRAM miss).
+AHEAD = 24
+# Rows per block of `match_keys`: its scratch arrays (6 x 32 KB) stay in cache.
+BLOCK = 4096
+# States of a probe after its home line (see `scan_line`).
+ONE = np.uint64(1)
+WALK = np.uint64(2)
+# A key is hashed as at least this many words, so most keys hash in one straight-line path.
+HASHED_WORDS = 2
 # meta row: expires_at, ref, then the key's words inline when it has at most INLINE_WORDS
 # (MAC, IMSI, IMEI and most plates and document numbers), so a hit needs no arena read.
 META_COLS = 4
@@ -128,58 +140,145 @@ def slot_hash(k0, k1, hash_mask, space, words, row, length):
     return h if h != 0 else uint64(1)
 
 
+@njit(inline="always")
+def hash_row(k0, k1, hash_mask, space, words, row):
+    """Table hash of one key row (any width): SipHash-2-4 of its words, at least two."""
+    _, nwords = key_length(words, row)
+    if nwords <= HASHED_WORDS:
+        w1 = words[row, 1] if words.shape[1] > 1 else uint64(0)
+        return pair_hash(k0, k1, hash_mask, space, words[row, 0], w1)
+    return slot_hash(k0, k1, hash_mask, space, words, row, 8 * nwords)
+
+
+@njit(inline="always")
+def pair_hash(k0, k1, hash_mask, space, w0, w1):
+    """Table hash of a key of at most HASHED_WORDS words: straight-line, so that a loop over
+    rows of it compiles to SIMD (measured 4x faster than the per-row length loop)."""
+    k1 = k1 ^ uint64(space)
+    v0 = k0 ^ uint64(0x736F6D6570736575)
+    v1 = k1 ^ uint64(0x646F72616E646F6D)
+    v2 = k0 ^ uint64(0x6C7967656E657261)
+    v3 = k1 ^ uint64(0x7465646279746573)
+    v3 ^= w0
+    v0, v1, v2, v3 = _sipround(v0, v1, v2, v3)
+    v0, v1, v2, v3 = _sipround(v0, v1, v2, v3)
+    v0 ^= w0
+    v3 ^= w1
+    v0, v1, v2, v3 = _sipround(v0, v1, v2, v3)
+    v0, v1, v2, v3 = _sipround(v0, v1, v2, v3)
+    v0 ^= w1
+    b = uint64(8 * HASHED_WORDS) << uint64(56)
+    v3 ^= b
+    v0, v1, v2, v3 = _sipround(v0, v1, v2, v3)
+    v0, v1, v2, v3 = _sipround(v0, v1, v2, v3)
+    v0 ^= b
+    v2 ^= uint64(0xFF)
+    for _ in range(4):
+        v0, v1, v2, v3 = _sipround(v0, v1, v2, v3)
+    h = (v0 ^ v1 ^ v2 ^ v3) & hash_mask
+    return h | uint64(h == 0)
+
+
+@njit(nogil=True, cache=True)
+def _hash_pairs(k0, k1, hash_mask, spaces, w0, w1, out):
+    for r in range(w0.shape[0]):
+        out[r] = pair_hash(k0, k1, hash_mask, spaces[r], w0[r], w1[r])
+
+
 @njit(nogil=True, cache=True)
 def hash_keys(k0, k1, hash_mask, spaces, words, out):
     """Write the table hash of every key row into out."""
-    for r in range(words.shape[0]):
-        length, _ = key_length(words, r)
-        out[r] = slot_hash(k0, k1, hash_mask, spaces[r], words, r, length)
+    n, width = words.shape
+    if width <= HASHED_WORDS:
+        # Contiguous columns: the SIMD loop needs unit-stride loads.
+        w0 = np.empty(n, np.uint64)
+        w1 = np.zeros(n, np.uint64)
+        for r in range(n):
+            w0[r] = words[r, 0]
+        if width > 1:
+            for r in range(n):
+                w1[r] = words[r, 1]
+        _hash_pairs(k0, k1, hash_mask, spaces, w0, w1, out)
+        return
+    for r in range(n):
+        out[r] = hash_row(k0, k1, hash_mask, spaces[r], words, r)
+
+
+@njit(inline="always")
+def tag_of(h):
+    """The hash bits a table word keeps (the home position holds the low bits); never 0."""
+    return (h >> uint64(32)) | uint64(1)
+
+
+@njit(inline="always")
+def table_word(h, slot, dup):
+    return (tag_of(h) << uint64(32)) | (uint64(dup) << uint64(31)) | uint64(slot)
 
 
 @njit(nogil=True, cache=True)
-def table_insert(table_hashes, table_slots, h, slot):
-    """Put (h, slot) in the first empty position of h's cluster. The table must have room."""
-    mask = table_hashes.shape[0] - 1
-    pos = h & uint64(mask)
-    while table_hashes[pos] != 0:
-        pos = (pos + uint64(1)) & uint64(mask)
-    table_hashes[pos] = h
-    table_slots[pos] = slot
+def table_insert(table, h, slot):
+    """Put entry `slot` of hash h at the first empty position of h's cluster, flagging earlier
+    words of the same tag as DUP (a probe that meets one must walk on). Needs a free position."""
+    mask = uint64(table.shape[0] - 1)
+    tag = tag_of(h)
+    pos = h & mask
+    while table[pos] != 0:
+        if (table[pos] >> uint64(32)) == tag:
+            table[pos] |= DUP
+        pos = (pos + uint64(1)) & mask
+    table[pos] = table_word(h, slot, 0)
 
 
 @njit(nogil=True, cache=True)
-def table_insert_many(table_hashes, table_slots, hashes, slots):
+def table_insert_many(table, hashes, slots):
     """Insert every (hashes[i], slots[i])."""
     for i in range(hashes.shape[0]):
-        table_insert(table_hashes, table_slots, hashes[i], slots[i])
+        table_insert(table, hashes[i], slots[i])
+
+
+@njit(inline="always")
+def entry_hash(k0, k1, hash_mask, meta, arena, slot):
+    """Recompute the table hash of entry `slot` from its stored key."""
+    ref = meta[slot, 1]
+    nwords = (ref >> uint64(8)) & uint64(0xFF)
+    space = ref & uint64(0xFF)
+    if nwords <= INLINE_WORDS:
+        return pair_hash(k0, k1, hash_mask, space, meta[slot, 2], meta[slot, 3])
+    offset = ref >> uint64(16)
+    words = arena[offset:offset + nwords].reshape(1, nwords)
+    return slot_hash(k0, k1, hash_mask, space, words, 0, 8 * nwords)
 
 
 @njit(nogil=True, cache=True)
-def table_delete(table_hashes, table_slots, h, slot):
-    """Remove (h, slot) with backward-shift deletion (no tombstones, so probes stay short).
+def entry_hashes(k0, k1, hash_mask, meta, arena, slots, out):
+    """Table hash of every entry in slots (for rebuilding the table at another size)."""
+    for i in range(slots.shape[0]):
+        out[i] = entry_hash(k0, k1, hash_mask, meta, arena, slots[i])
 
-    Return False when the pair is not in the table.
-    """
-    mask = uint64(table_hashes.shape[0] - 1)
+
+@njit(nogil=True, cache=True)
+def table_delete(k0, k1, hash_mask, table, meta, arena, h, slot):
+    """Remove entry `slot` (hash h) with backward-shift deletion: no tombstones, so probes
+    stay short. The home of each word moved is recomputed from its entry's key (the table
+    keeps only part of the hash). Return False when the entry is not in the table."""
+    mask = uint64(table.shape[0] - 1)
     pos = h & mask
     while True:
-        if table_hashes[pos] == 0:
+        if table[pos] == 0:
             return False
-        if table_hashes[pos] == h and table_slots[pos] == slot:
+        if (table[pos] & SLOT_BITS) == slot:
             break
         pos = (pos + uint64(1)) & mask
     hole = pos
     nxt = (hole + uint64(1)) & mask
-    while table_hashes[nxt] != 0:
-        home = table_hashes[nxt] & mask
-        # Move the element back when its home is not in (hole, nxt], cyclically.
+    while table[nxt] != 0:
+        home = entry_hash(k0, k1, hash_mask, meta, arena, table[nxt] & SLOT_BITS) & mask
+        # Move the word back when its home is not in (hole, nxt], cyclically.
         if ((nxt - home) & mask) >= ((nxt - hole) & mask):
-            table_hashes[hole] = table_hashes[nxt]
-            table_slots[hole] = table_slots[nxt]
+            table[hole] = table[nxt]
             hole = nxt
         nxt = (nxt + uint64(1)) & mask
-    table_hashes[hole] = 0
-    table_slots[hole] = EMPTY_SLOT
+    table[hole] = 0
     return True
 
 
@@ -211,38 +310,28 @@ def store_keys(meta, arena, words, expires_at, spaces):
 
 
 @njit(nogil=True, cache=True)
-def upsert_entry(k0, k1, hash_mask, table_hashes, table_slots, meta, arena, old_slot, slot,
-                 words, offset, expires_at, space):
+def upsert_entry(k0, k1, hash_mask, table, meta, arena, old_slot, slot, words, offset,
+                 expires_at, space):
     """Index key row 0 of words as entry `slot` (a long key goes to arena[offset:]), first
     unindexing `old_slot` when it is not -1; return (arena words used, arena words freed)."""
     freed = 0
     if old_slot >= 0:
-        freed = delete_entry(k0, k1, hash_mask, table_hashes, table_slots, meta, arena,
-                             old_slot)
-    length, _ = key_length(words, 0)
+        freed = delete_entry(k0, k1, hash_mask, table, meta, arena, old_slot)
     used = store_key(meta, arena, slot, words, 0, offset, uint64(expires_at), uint64(space))
-    h = slot_hash(k0, k1, hash_mask, uint64(space), words, 0, length)
-    table_insert(table_hashes, table_slots, h, slot)
+    table_insert(table, hash_row(k0, k1, hash_mask, uint64(space), words, 0), slot)
     return used, freed
 
 
 @njit(nogil=True, cache=True)
-def delete_entry(k0, k1, hash_mask, table_hashes, table_slots, meta, arena, slot):
+def delete_entry(k0, k1, hash_mask, table, meta, arena, slot):
     """Unindex entry `slot` and free its metadata; return the arena words it held."""
     ref = meta[slot, 1]
-    offset = ref >> uint64(16)
     nwords = (ref >> uint64(8)) & uint64(0xFF)
-    space = ref & uint64(0xFF)
-    words = np.zeros((1, nwords), np.uint64)
-    inline = nwords <= INLINE_WORDS
-    for i in range(nwords):
-        words[0, i] = meta[slot, 2 + i] if inline else arena[offset + i]
-    length, _ = key_length(words, 0)
-    table_delete(table_hashes, table_slots, slot_hash(k0, k1, hash_mask, space, words, 0, length),
-                 slot)
+    table_delete(k0, k1, hash_mask, table, meta, arena,
+                 entry_hash(k0, k1, hash_mask, meta, arena, slot), slot)
     meta[slot, 0] = NEVER_EXPIRES
     meta[slot, 1] = 0
-    return 0 if inline else nwords
+    return 0 if nwords <= INLINE_WORDS else nwords
 
 
 @njit(inline="always")
@@ -265,75 +354,178 @@ def confirm(meta, arena, slot, space, words, row, nwords):
 
 
 @njit(inline="always")
-def _match_cluster(table_hashes, table_slots, meta, arena, mask, pos, h, space, words, r,
-                   nwords, now_ms, out_rows, out_slots, found):
-    """Confirm every entry of hash h from table position pos to the cluster's end; return the
-    new count of pairs found (written while they fit the outputs)."""
-    cap = out_rows.shape[0]
-    while table_hashes[pos] != 0:
-        if table_hashes[pos] == h:
-            slot = table_slots[pos]
+def scan_line(table, h, mask):
+    """Look for hash h in the cache line holding its home position, without branching on what
+    the line holds (unpredictable branches there cost more than the memory).
+
+    Return (state, word): state MISS (an empty position ends the cluster first), ONE (exactly
+    one word of h's tag before the cluster ends or the line does, not flagged DUP: `word`,
+    the only possible match) or WALK (anything else: walk the cluster).
+    """
+    tag = tag_of(h)
+    home = h & mask
+    base = home & ~uint64(LINE_WORDS - 1)
+    o = home & uint64(LINE_WORDS - 1)
+    tags = uint64(0)
+    empties = uint64(0)
+    for j in range(LINE_WORDS):
+        v = table[base + uint64(j)]
+        tags |= uint64((v >> uint64(32)) == tag) << uint64(j)
+        empties |= uint64(v == 0) << uint64(j)
+    line_end = uint64(1) << (uint64(LINE_WORDS) - o)
+    ends = (empties >> o) | line_end
+    first_end = ends & (~ends + uint64(1))
+    before = (tags >> o) & (first_end - uint64(1))
+    at = trailing_zeros(before | first_end)
+    at -= uint64(at == uint64(LINE_WORDS) - o)  # stay in the line
+    word = table[home + at]
+    one = uint64(before != 0) & uint64((before & (before - uint64(1))) == 0) \
+        & uint64((word & DUP) == 0)
+    walk = (uint64(1) - one) & (uint64(before != 0) | uint64(first_end == line_end))
+    return one * ONE + walk * WALK, word
+
+
+@njit(inline="always")
+def walk_cluster(table, meta, arena, mask, h, space, words, r, nwords, now_ms, rows, slots,
+                 found):
+    """Confirm every word of h's tag from h's home to the cluster's end; append the live
+    matches to rows/slots (while they fit) and return the new count."""
+    cap = rows.shape[0]
+    tag = tag_of(h)
+    pos = h & mask
+    while table[pos] != 0:
+        if (table[pos] >> uint64(32)) == tag:
+            slot = table[pos] & SLOT_BITS
             if meta[slot, 0] > now_ms and confirm(meta, arena, slot, space, words, r, nwords):
                 if found < cap:
-                    out_rows[found] = r
-                    out_slots[found] = slot
+                    rows[found] = r
+                    slots[found] = slot
                 found += 1
         pos = (pos + uint64(1)) & mask
     return found
 
 
 @njit(nogil=True, cache=True)
-def match_keys(k0, k1, hash_mask, table_hashes, table_slots, meta, arena, spaces, words,
-               now_ms, out_rows, out_slots):
+def match_keys(k0, k1, hash_mask, table, meta, arena, spaces, words, now_ms, out_rows,
+               out_slots):
     """Find, for every key row, the live entries whose key and space equal it.
 
     Writes (row, entry slot) pairs in row order to out_rows/out_slots and returns how many
     there are; when that exceeds the outputs' length, only the first ones are written and
     the caller retries with larger outputs. An entry is live while now_ms < expires_at.
 
-    Rows go in chunks through stages (hash, probe, confirm), each stage prefetching what the
-    next one reads: a probe into a table far larger than the cache is a DRAM miss, ~150 ns
-    one at a time. The probe stage stores only at addresses fixed by the row (measured: a
-    store whose address depends on a probed value kept the misses of later rows from
-    overlapping, 2x slower).
+    The batch goes in blocks of BLOCK rows (scratch arrays that stay in cache and are not
+    page-faulted in afresh on every call) through passes, each a simple loop prefetching
+    AHEAD rows in advance, because a probe into a table far larger than the cache is a DRAM
+    miss (~100 ns alone): hash (SIMD); look in each row's home line and keep the rows with a
+    single candidate; confirm those against their entries; walk the clusters of the few
+    rows that need it; merge the two in row order.
     """
-    mask = uint64(table_hashes.shape[0] - 1)
-    found = 0
     n = words.shape[0]
-    hashes = np.empty(CHUNK, np.uint64)
-    nwords = np.empty(CHUNK, np.int64)
-    first = np.empty(CHUNK, np.int64)  # position of the row's first hash match, or -1
-    meta_flat = meta.reshape(meta.size)
-    for start in range(0, n, CHUNK):
-        stop = min(start + CHUNK, n)
-        for r in range(start, stop):
-            length, nw = key_length(words, r)
-            nwords[r - start] = nw
-            h = slot_hash(k0, k1, hash_mask, spaces[r], words, r, length) if nw else uint64(0)
-            hashes[r - start] = h
-            prefetch(table_hashes, h & mask)
-            prefetch(table_slots, h & mask)
-        for i in range(stop - start):
-            h = hashes[i]
-            pos = h & mask
-            f = -1
-            while h != 0 and table_hashes[pos] != 0:
-                if table_hashes[pos] == h:
-                    f = np.int64(pos)
-                    break
-                pos = (pos + uint64(1)) & mask
-            first[i] = f
-        for i in range(stop - start):
-            if first[i] >= 0:
-                prefetch(meta_flat, META_COLS * table_slots[first[i]])
-        for i in range(stop - start):
-            if first[i] >= 0:
-                # Every entry with this hash sits between the first match and the next empty
-                # position (linear probing), usually just the one.
-                found = _match_cluster(table_hashes, table_slots, meta, arena, mask,
-                                       uint64(first[i]), hashes[i], spaces[start + i], words,
-                                       start + i, nwords[i], now_ms, out_rows, out_slots, found)
+    hashes = np.empty(BLOCK, np.uint64)
+    cand_rows = np.empty(BLOCK, np.int64)
+    cand_slots = np.empty(BLOCK, np.uint64)
+    walk_rows = np.empty(BLOCK, np.int64)
+    fast_rows = np.empty(BLOCK, np.int64)
+    fast_slots = np.empty(BLOCK, np.uint32)
+    slow_rows = np.empty(16, np.int64)
+    slow_slots = np.empty(16, np.uint32)
+    found = 0
+    for start in range(0, n, BLOCK):
+        stop = min(start + BLOCK, n)
+        hash_keys(k0, k1, hash_mask, spaces[start:stop], words[start:stop], hashes)
+        ncand, nwalk = _scan_block(table, hashes, words, start, stop, cand_rows, cand_slots,
+                                   walk_rows)
+        nfast = _confirm_block(meta, spaces, words, now_ms, cand_rows, cand_slots, ncand,
+                               fast_rows, fast_slots)
+        nslow = 0
+        while True:
+            nslow = 0
+            for j in range(nwalk):
+                r = walk_rows[j]
+                _, nw = key_length(words, r)
+                nslow = walk_cluster(table, meta, arena, uint64(table.shape[0] - 1),
+                                     hashes[r - start], spaces[r], words, r, nw, now_ms,
+                                     slow_rows, slow_slots, nslow)
+            if nslow <= slow_rows.shape[0]:
+                break
+            slow_rows = np.empty(2 * nslow, np.int64)
+            slow_slots = np.empty(2 * nslow, np.uint32)
+        found = merge_pairs(fast_rows, fast_slots, nfast, slow_rows, slow_slots, nslow,
+                            out_rows, out_slots, found)
     return found
+
+
+@njit(inline="always")
+def _scan_block(table, hashes, words, start, stop, cand_rows, cand_slots, walk_rows):
+    """Look in the home line of rows start..stop: the rows with a single candidate go to
+    cand_rows/cand_slots, the rows that need a cluster walk to walk_rows; return both counts."""
+    mask = uint64(table.shape[0] - 1)
+    m = stop - start
+    ncand = 0
+    nwalk = 0
+    for i in range(min(AHEAD, m)):
+        prefetch(table, hashes[i] & mask)
+    for i in range(m):
+        if i + AHEAD < m:
+            prefetch(table, hashes[i + AHEAD] & mask)
+        state, word = scan_line(table, hashes[i], mask)
+        r = start + i
+        if words.shape[1] > INLINE_WORDS:
+            # A key longer than INLINE_WORDS is confirmed against the arena, on the walk.
+            long_key = uint64(words[r, INLINE_WORDS] != 0)
+            state = (state & ~(ONE * long_key)) | (WALK * long_key * uint64(state != 0))
+        # Branch-free appends: both stores always happen, the counts move when they count.
+        cand_rows[ncand] = r
+        cand_slots[ncand] = word & SLOT_BITS
+        ncand += state & ONE
+        walk_rows[nwalk] = r
+        nwalk += state >> uint64(1)
+    return ncand, nwalk
+
+
+@njit(inline="always")
+def _confirm_block(meta, spaces, words, now_ms, cand_rows, cand_slots, ncand, rows, slots):
+    """Keep the candidates whose entry is live and holds exactly the row's key (inline keys)."""
+    width = words.shape[1]
+    meta_flat = meta.reshape(meta.size)
+    kept = 0
+    for j in range(min(AHEAD, ncand)):
+        prefetch(meta_flat, uint64(META_COLS) * cand_slots[j])
+    for j in range(ncand):
+        if j + AHEAD < ncand:
+            prefetch(meta_flat, uint64(META_COLS) * cand_slots[j + AHEAD])
+        r = cand_rows[j]
+        slot = cand_slots[j]
+        w1 = words[r, 1] if width > 1 else uint64(0)
+        nw = uint64(words[r, 0] != 0) + uint64(w1 != 0)
+        ok = (meta[slot, 0] > now_ms) \
+            & ((meta[slot, 1] & uint64(0xFFFF)) == ((nw << uint64(8)) | uint64(spaces[r]))) \
+            & (meta[slot, 2] == words[r, 0]) & (meta[slot, 3] == w1)
+        rows[kept] = r
+        slots[kept] = slot
+        kept += ok
+    return kept
+
+
+@njit(inline="always")
+def merge_pairs(a_rows, a_slots, na, b_rows, b_slots, nb, out_rows, out_slots, k):
+    """Merge two row-ordered pair lists into the outputs from position k on (while they fit);
+    return the new count."""
+    cap = out_rows.shape[0]
+    i = 0
+    j = 0
+    while i < na or j < nb:
+        take_a = j >= nb or (i < na and a_rows[i] <= b_rows[j])
+        if k < cap:
+            out_rows[k] = a_rows[i] if take_a else b_rows[j]
+            out_slots[k] = a_slots[i] if take_a else b_slots[j]
+        if take_a:
+            i += 1
+        else:
+            j += 1
+        k += 1
+    return k
 
 
 @njit(nogil=True, cache=True)

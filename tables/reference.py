@@ -54,8 +54,10 @@ def split_secret(secret: bytes) -> tuple[int, int]:
 
 
 def slot_hash(k0: int, k1: int, hash_bits: int, space: int, key: bytes) -> int:
-    """The table hash of `key` in key space `space`: SipHash cut to hash_bits, never 0."""
-    h = siphash24(k0, k1 ^ space, key) & ((1 << hash_bits) - 1)
+    """The table hash of `key` in key space `space`: SipHash of the key zero-padded to whole
+    8-byte words, at least two, cut to hash_bits; never 0."""
+    padded = key.ljust(8 * max(2, -(-len(key) // 8)), b"\0")
+    h = siphash24(k0, k1 ^ space, padded) & ((1 << hash_bits) - 1)
     return h or 1
 
 

@@ -1,0 +1,21 @@
+"""`vigil loadtest index-bench` writes every field the issue names, per size (no speed bar)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+
+def test_index_bench_writes_one_result_per_size(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    subprocess.run([sys.executable, "-m", "streams.cli", "loadtest", "index-bench",
+                    "--sizes", "1e3,5e3", "--probes", "2e4", "--json", str(out)],
+                   check=True, capture_output=True, timeout=300)
+    results = json.loads(out.read_text())["results"]
+    assert [r["entries"] for r in results] == [1000, 5000]
+    for r in results:
+        for field in ("probes_per_s", "set_probes_per_s", "build_s", "upsert_us", "delete_us"):
+            assert r[field] > 0, field
+        assert 16 <= r["bytes_per_entry"] < 64
