@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import faust
 
@@ -13,6 +14,7 @@ from streams.broker import resolve_bootstrap
 from streams.brokercheck import check_high_watermark, one_record_per_batch
 from streams.metrics import build_metrics
 from streams.topics import ensure_topics, topic_names
+from tables.index import warm_up
 from tables.suppression import Suppression
 from tables.watchlist import Watchlist
 
@@ -31,6 +33,9 @@ def prepare_worker(settings: Settings) -> WorkerContext:
     metrics.broker_hwm_counts_batches.set(int(check.counts_batches))
     metrics.producer_one_record_per_batch.set(int(one_per_batch))
     secret = settings.watchlist.hash_secret.encode("utf-8") or None
+    started = time.monotonic()
+    warm_up()
+    log.info("matching kernels ready in %.1fs", time.monotonic() - started)
     return WorkerContext(settings=settings, bootstrap=bootstrap, topics=topics, metrics=metrics,
                          one_record_per_batch=one_per_batch, watchlist=Watchlist(secret),
                          suppression=Suppression(settings.alerts.suppress_seconds * 1000))

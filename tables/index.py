@@ -125,7 +125,8 @@ class WatchlistIndex:
         self._slot_of = {e: i for i, e in enumerate(entry_ids)}
         self._id_of = list(entry_ids)
         self._free = []
-        spaces = spaces.astype(np.uint8)
+        spaces = np.ascontiguousarray(spaces, np.uint8)
+        words = np.ascontiguousarray(words, np.uint64)
         used = kernels.store_keys(self._meta, self._arena, words, expires_at.astype(np.uint64),
                                   spaces)
         self._arena_used = self._arena_live = used
@@ -178,6 +179,9 @@ class WatchlistIndex:
         spaces: uint8 key space per row; words: (rows, n) uint64, zero-padded keys. Pairs come
         in row order; an entry is live while now_ms < its expires_at.
         """
+        # One layout and dtype, so the kernel compiled by `warm_up` is the one that runs.
+        spaces = np.ascontiguousarray(spaces, np.uint8)
+        words = np.ascontiguousarray(words, np.uint64)
         rows = len(words)
         cap = max(16, rows)
         while True:
@@ -229,3 +233,19 @@ class WatchlistIndex:
         arena = np.zeros(size, np.uint64)
         self._arena_used = kernels.compact_arena(self._meta, self._arena, live, arena)
         self._arena = arena
+
+
+def warm_up() -> None:
+    """Compile every kernel (or load it from numba's on-disk cache) with the argument types
+    the worker passes, so that a worker's first batches do not stall its event loop for the
+    seconds a compilation takes."""
+    index = WatchlistIndex(b"warm-up")
+    index.build(["a", "b"], np.ones(2, np.uint8), key_words([b"a", b"bb"]),
+                np.full(2, kernels.NEVER_EXPIRES, np.uint64))
+    for i in range(MIN_TABLE):  # past MAX_LOAD: the table grows once
+        index.upsert(f"u{i}", 1, f"u{i}".encode(), 1)
+    index.upsert("long", 1, b"k" * 20, 1)  # a key in the arena
+    for width in (1, 2, 3):
+        index.match(np.ones(1, np.uint8), key_words([b"a"], width=width), 0)
+    index.expired(2)
+    index.delete("long")
