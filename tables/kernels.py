@@ -33,10 +33,12 @@ DUP = np.uint64(1 << 31)
 MAX_SLOTS = 1 << 31
 # Table words per 64-byte cache line: a probe looks at its home line without branching.
 LINE_WORDS = 8
+# Words a probe looks at from its home position (within its line) before it walks.
+WINDOW = 4
 # How many rows ahead a matching pass prefetches (enough to cover a DRAM miss).
-AHEAD = 24
-# Rows per block of `match_keys`: its scratch arrays (6 x 32 KB) stay in cache.
-BLOCK = 4096
+AHEAD = 64
+# Rows per block of `match_keys`: its scratch arrays (6 x 128 KB) stay in the L2 cache.
+BLOCK = 16384
 # States of a probe after its home line (see `scan_line`).
 ONE = np.uint64(1)
 WALK = np.uint64(2)
@@ -188,20 +190,26 @@ def _hash_pairs(k0, k1, hash_mask, spaces, w0, w1, out):
 @njit(nogil=True, cache=True)
 def hash_keys(k0, k1, hash_mask, spaces, words, out):
     """Write the table hash of every key row into out."""
-    n, width = words.shape
-    if width <= HASHED_WORDS:
-        # Contiguous columns: the SIMD loop needs unit-stride loads.
-        w0 = np.empty(n, np.uint64)
-        w1 = np.zeros(n, np.uint64)
-        for r in range(n):
-            w0[r] = words[r, 0]
-        if width > 1:
-            for r in range(n):
-                w1[r] = words[r, 1]
-        _hash_pairs(k0, k1, hash_mask, spaces, w0, w1, out)
+    n = words.shape[0]
+    hash_rows(k0, k1, hash_mask, spaces, words, 0, n, np.empty(n, np.uint64),
+              np.empty(n, np.uint64), out)
+
+
+@njit(inline="always")
+def hash_rows(k0, k1, hash_mask, spaces, words, start, stop, w0, w1, out):
+    """Write the table hash of key rows start..stop into out[0:stop - start], using w0 and w1
+    (at least that long) as scratch."""
+    width = words.shape[1]
+    if width > HASHED_WORDS:
+        for r in range(start, stop):
+            out[r - start] = hash_row(k0, k1, hash_mask, spaces[r], words, r)
         return
-    for r in range(n):
-        out[r] = hash_row(k0, k1, hash_mask, spaces[r], words, r)
+    # Contiguous columns: the SIMD loop needs unit-stride loads.
+    m = stop - start
+    for i in range(m):
+        w0[i] = words[start + i, 0]
+        w1[i] = words[start + i, 1] if width > 1 else uint64(0)
+    _hash_pairs(k0, k1, hash_mask, spaces[start:stop], w0[:m], w1[:m], out)
 
 
 @njit(inline="always")
@@ -364,24 +372,23 @@ def scan_line(table, h, mask):
     """
     tag = tag_of(h)
     home = h & mask
-    base = home & ~uint64(LINE_WORDS - 1)
-    o = home & uint64(LINE_WORDS - 1)
+    last = home | uint64(LINE_WORDS - 1)  # the line's last position
     tags = uint64(0)
     empties = uint64(0)
-    for j in range(LINE_WORDS):
-        v = table[base + uint64(j)]
+    for j in range(WINDOW):
+        v = table[min(home + uint64(j), last)]
         tags |= uint64((v >> uint64(32)) == tag) << uint64(j)
         empties |= uint64(v == 0) << uint64(j)
-    line_end = uint64(1) << (uint64(LINE_WORDS) - o)
-    ends = (empties >> o) | line_end
+    # The window ends at WINDOW words or at the line's end, whichever comes first.
+    window_end = uint64(1) << min(uint64(WINDOW), last - home + uint64(1))
+    ends = empties | window_end
     first_end = ends & (~ends + uint64(1))
-    before = (tags >> o) & (first_end - uint64(1))
+    before = tags & (first_end - uint64(1))
     at = trailing_zeros(before | first_end)
-    at -= uint64(at == uint64(LINE_WORDS) - o)  # stay in the line
-    word = table[home + at]
+    word = table[min(home + at, last)]
     one = uint64(before != 0) & uint64((before & (before - uint64(1))) == 0) \
         & uint64((word & DUP) == 0)
-    walk = (uint64(1) - one) & (uint64(before != 0) | uint64(first_end == line_end))
+    walk = (uint64(1) - one) & (uint64(before != 0) | uint64(first_end == window_end))
     return one * ONE + walk * WALK, word
 
 
@@ -423,6 +430,8 @@ def match_keys(k0, k1, hash_mask, table, meta, arena, spaces, words, now_ms, out
     """
     n = words.shape[0]
     hashes = np.empty(BLOCK, np.uint64)
+    col0 = np.empty(BLOCK, np.uint64)
+    col1 = np.empty(BLOCK, np.uint64)
     cand_rows = np.empty(BLOCK, np.int64)
     cand_slots = np.empty(BLOCK, np.uint64)
     walk_rows = np.empty(BLOCK, np.int64)
@@ -433,7 +442,7 @@ def match_keys(k0, k1, hash_mask, table, meta, arena, spaces, words, now_ms, out
     found = 0
     for start in range(0, n, BLOCK):
         stop = min(start + BLOCK, n)
-        hash_keys(k0, k1, hash_mask, spaces[start:stop], words[start:stop], hashes)
+        hash_rows(k0, k1, hash_mask, spaces, words, start, stop, col0, col1, hashes)
         ncand, nwalk = _scan_block(table, hashes, words, start, stop, cand_rows, cand_slots,
                                    walk_rows)
         nfast = _confirm_block(meta, spaces, words, now_ms, cand_rows, cand_slots, ncand,
