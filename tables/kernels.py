@@ -363,12 +363,13 @@ def confirm(meta, arena, slot, space, words, row, nwords):
 
 @njit(inline="always")
 def scan_line(table, h, mask):
-    """Look for hash h in the cache line holding its home position, without branching on what
-    the line holds (unpredictable branches there cost more than the memory).
+    """Look for hash h in the WINDOW words from its home position (cut at the end of the home
+    cache line), without branching on what they hold (unpredictable branches there cost more
+    than the memory).
 
     Return (state, word): state MISS (an empty position ends the cluster first), ONE (exactly
-    one word of h's tag before the cluster ends or the line does, not flagged DUP: `word`,
-    the only possible match) or WALK (anything else: walk the cluster).
+    one word of h's tag before the cluster or the window ends, not flagged DUP: `word`, the
+    only possible match) or WALK (anything else: walk the cluster).
     """
     tag = tag_of(h)
     home = h & mask
