@@ -14,6 +14,7 @@ import pytest
 from loadtest.deployment import Deployment
 from schemas.json import dumps
 from streams.broker import EmbeddedBroker
+from streams.topics import ensure_topics
 
 pytestmark = pytest.mark.integration
 
@@ -111,3 +112,62 @@ def test_worker_rides_out_a_frozen_broker_without_losing_a_hit(
         if d is not None:
             d.close()
         broker.stop()
+
+
+def test_a_broker_back_empty_clears_the_watchlist_until_it_is_loaded_again(
+        embedded: bool, tmp_path: Path) -> None:
+    if not embedded:
+        pytest.skip("restarts the embedded broker; not possible on an external cluster")
+    broker = EmbeddedBroker(tmp_path / "broker")
+    info = broker.start()
+    second: EmbeddedBroker | None = None
+    d: Deployment | None = None
+    try:
+        d = Deployment(info.bootstrap, tmp_path / "deployment")
+        d.send("watchlist", entry("W-OLD"), key="W-OLD")
+        d.start_worker()
+        worker_pid = d.worker.pid
+        send_sighting(d, "S-BEFORE")
+        d.read_until("hits", lambda vs: any(v["location_id"] == "S-BEFORE" for v in vs), 30)
+        broker.stop()
+        second = EmbeddedBroker(tmp_path / "broker-2")
+        second.start(port=info.port)  # same address, no data: a restart of an in-memory broker
+        ensure_topics(info.bootstrap, d.settings)
+        d.renew_producer()
+        deadline = time.monotonic() + 60
+        while metric(d, "vigil_watchlist_log_lost_total") < 1:
+            assert time.monotonic() < deadline, d.log_tail()
+            time.sleep(0.5)
+        assert "broker lost its data" in d.log_tail(200)
+        # Reloaded with a new entry only: the old one must not match any more.
+        d.send("watchlist", entry("W-NEW"), key="W-NEW")
+        send_sighting(d, "S-AFTER")
+        hits = d.read_until("hits", lambda vs: any(v["location_id"] == "S-AFTER" for v in vs),
+                            60)
+        assert [v["entry_id"] for v in hits if v["location_id"] == "S-AFTER"] == ["W-NEW"]
+        assert d.worker.poll() is None and d.worker.pid == worker_pid, d.log_tail()
+    finally:
+        if d is not None:
+            d.close()
+        for b in (broker, second):
+            if b is not None:
+                b.stop()
+
+
+def entry(entry_id: str) -> dict:
+    """An upsert of a MAC entry (the same device for every entry id)."""
+    return {"op": "upsert", "entry_id": entry_id, "list": "wanted-persons",
+            "subject_type": "device", "id_type": "mac", "key": "a45e60d1229f", "priority": 1,
+            "legal_basis": "case 1", "requested_by": "unit-1",
+            "expires_at": time.time_ns() // 1_000_000 + 86_400_000}
+
+
+def send_sighting(d: Deployment, sensor: str) -> None:
+    d.send("sensing", {"sensor_id": sensor, "ts": time.time_ns() // 1_000_000,
+                       "id_type": "mac", "device_id": "a45e60d1229f"}, key=sensor)
+
+
+def metric(d: Deployment, name: str) -> float:
+    """Value of an unlabelled metric on the worker's /metrics (0 when absent)."""
+    found = re.search(rf"^{name} (\S+)$", d.http_text("/metrics"), re.M)
+    return float(found.group(1)) if found else 0.0
