@@ -97,6 +97,10 @@ async def expire_entries(app: faust.App, ctx: WorkerContext, started_ms: int) ->
     return len(due)
 
 
+# How often the reader checks that the watchlist topic still holds what it has read.
+LOG_CHECK_S = 1.0
+
+
 async def _read_watchlist(ctx: WorkerContext) -> None:
     topic = ctx.topics.watchlist
     consumer = AIOKafkaConsumer(
@@ -115,6 +119,8 @@ async def _read_watchlist(ctx: WorkerContext) -> None:
         # Ready once every partition is read up to the end offset it had when we started.
         pending = {tp: end for tp, end in (await consumer.end_offsets(tps)).items() if end > 0}
         max_ttl = ctx.settings.watchlist.max_ttl_days
+        read_upto: dict[TopicPartition, int] = {}
+        next_check = time.monotonic() + LOG_CHECK_S
         while True:
             if not pending and not ctx.watchlist_loaded.is_set():
                 ctx.watchlist_loaded.set()
@@ -127,14 +133,47 @@ async def _read_watchlist(ctx: WorkerContext) -> None:
                     command = judge_command(rec.value, rec.key, rec.timestamp, max_ttl)
                     done = apply_command(ctx, command, rec.key, rec.partition)
                     ctx.metrics.watchlist_commands.labels(done).inc()
+                    read_upto[TopicPartition(rec.topic, rec.partition)] = rec.offset + 1
             for name, count in ctx.watchlist.entries_by_list().items():
                 ctx.metrics.watchlist_entries.labels(name).set(count)
             ctx.metrics.index_bytes.set(ctx.watchlist.nbytes)
             for tp in list(pending):
                 if await consumer.position(tp) >= pending[tp]:
                     del pending[tp]
+            if time.monotonic() >= next_check:
+                next_check = time.monotonic() + LOG_CHECK_S
+                if await _log_lost(ctx, consumer, read_upto):
+                    return  # the caller reads the topic again from its beginning
     finally:
         await consumer.stop()
+
+
+async def _log_lost(ctx: WorkerContext, consumer: AIOKafkaConsumer,
+                    read_upto: dict[TopicPartition, int]) -> bool:
+    """If a watchlist partition now ends before what was read from it (a broker that came
+    back empty), clear the watchlist and mark it not loaded, so that matching waits until it
+    has been read again; return whether that happened. Entries kept from a log that no
+    longer exists would go on matching, and offsets already read would skip new commands."""
+    if not read_upto:
+        return False
+    ends = await consumer.end_offsets(list(read_upto))
+    # Where the end offset counts batches (BROKER.md defect 1), a batch of several commands
+    # from another producer leaves it below what was read: only an empty partition counts.
+    lost = {tp.partition: (ends[tp], upto) for tp, upto in read_upto.items()
+            if (ends[tp] == 0 if ctx.one_record_per_batch else ends[tp] < upto)}
+    if not lost:
+        return False
+    log.error("the watchlist topic %s is shorter than what was read from it (partition: "
+              "(end, read) %s): the broker lost its data. Clearing the watchlist and reading "
+              "it again; matching waits until then. Reload it with `vigil watchlist load`.",
+              ctx.topics.watchlist, lost)
+    ctx.watchlist_loaded.clear()
+    ctx.metrics.watchlist_ready.set(0)
+    ctx.watchlist.clear()
+    for name in ctx.watchlist.entries_by_list():
+        ctx.metrics.watchlist_entries.labels(name).set(0)
+    ctx.metrics.watchlist_log_lost.inc()
+    return True
 
 
 def audit_event(command: Command | None, key: bytes | None, source: dict[str, Any],

@@ -73,12 +73,21 @@ class Deployment:
         self.bootstrap = bootstrap
         self.topics = topic_names(self.settings)
         ensure_topics(bootstrap, self.settings)
-        self.producer = KafkaProducer(
-            bootstrap_servers=bootstrap, acks="all",
-            **kafka_python_producer_kwargs(needs_one_record_per_batch(self.settings, bootstrap)))
+        self.producer = self._make_producer()
         self.worker: subprocess.Popen | None = None
         self.extra_workers: list[subprocess.Popen] = []
         self.log_path = run_dir / "worker.log"
+
+    def _make_producer(self) -> KafkaProducer:
+        return KafkaProducer(
+            bootstrap_servers=self.bootstrap, acks="all",
+            **kafka_python_producer_kwargs(
+                needs_one_record_per_batch(self.settings, self.bootstrap)))
+
+    def renew_producer(self) -> None:
+        """Start over with a new producer (its idempotent-producer id died with the broker)."""
+        self.producer.close()
+        self.producer = self._make_producer()
 
     @property
     def base_url(self) -> str:

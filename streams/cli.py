@@ -13,7 +13,7 @@ from typing import BinaryIO
 from kafka.errors import KafkaError
 
 from config.settings import Settings, SettingsError, load_settings
-from loadtest import index_bench
+from loadtest import fuzz, index_bench
 from streams.broker import BrokerError, EmbeddedBroker, resolve_bootstrap
 from streams.subscribecli import add_parsers as add_subscriber_parsers
 
@@ -248,6 +248,9 @@ def build_parser() -> argparse.ArgumentParser:
     ib = ltsub.add_parser("index-bench", help="watchlist index micro-benchmark vs a Python set")
     index_bench.add_arguments(ib)
     ib.set_defaults(func=lambda _settings, args: index_bench.main(args))
+    fz = ltsub.add_parser("fuzz", help="hostile inputs against every decoder (10^6 by default)")
+    fuzz.add_arguments(fz)
+    fz.set_defaults(func=lambda _settings, args: fuzz.main(args))
     from loadtest.commands import register as register_loadtest_commands
 
     register_loadtest_commands(ltsub)

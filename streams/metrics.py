@@ -29,6 +29,7 @@ class Metrics(NamedTuple):
     watchlist_entries: Gauge
     watchlist_ready: Gauge
     watchlist_commands: Counter
+    watchlist_log_lost: Counter
     broker_hwm_counts_batches: Gauge
     producer_one_record_per_batch: Gauge
     batch_records: Histogram
@@ -70,6 +71,10 @@ def build_metrics(registry: CollectorRegistry | None = None) -> Metrics:
             "vigil_watchlist_ready", "1 once the watchlist topic has been read to its end",
             registry=r,
         ),
+        watchlist_log_lost=Counter(
+            "vigil_watchlist_log_lost",
+            "Times the watchlist topic was found shorter than already read (the broker lost "
+            "its data): the watchlist was cleared and is read again", registry=r),
         watchlist_commands=Counter(
             "vigil_watchlist_commands", "Watchlist commands applied to this worker's index, by op",
             ["op"], registry=r,

@@ -40,7 +40,8 @@ class Watchlist:
 
     def __init__(self, secret: bytes | None = None, hash_bits: int = 64) -> None:
         self._entries: dict[str, WatchlistEntry] = {}
-        self._index = WatchlistIndex(secret or secrets.token_bytes(16), hash_bits)
+        self._secret, self._hash_bits = secret or secrets.token_bytes(16), hash_bits
+        self._index = WatchlistIndex(self._secret, hash_bits)
         # Kept at zero once a list empties, so its gauge drops to 0 instead of going stale.
         self._per_list: Counter[str] = Counter()
 
@@ -58,6 +59,13 @@ class Watchlist:
     def entries_by_list(self) -> dict[str, int]:
         """Return how many entries each list holds (lists seen before and now empty: 0)."""
         return dict(self._per_list)
+
+    def clear(self) -> None:
+        """Forget every entry at once (the log they were read from is gone)."""
+        self._entries.clear()
+        self._index = WatchlistIndex(self._secret, self._hash_bits)
+        for name in self._per_list:
+            self._per_list[name] = 0
 
     def get(self, entry_id: str) -> WatchlistEntry | None:
         """Return the entry with `entry_id`, or None."""

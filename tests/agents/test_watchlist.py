@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import pytest
+from aiokafka import TopicPartition
+
 from agents.context import WorkerContext
-from agents.watchlist import apply_command, audit_event, judge_command
+from agents.watchlist import _log_lost, apply_command, audit_event, judge_command
 from config.settings import load_settings
 from schemas.json import dumps
 from schemas.rejection import Rejected
@@ -56,3 +61,28 @@ def test_every_kind_of_record_leaves_an_audit_event() -> None:
     assert (refused["type"], refused["reason"]) == ("request_refused", "bad_priority")
     tomb = audit_event(None, b"W-1", src, T0)
     assert (tomb["op"], tomb["entry_id"], tomb["requested_by"]) == ("tombstone", "W-1", None)
+
+
+class EndOffsets:
+    """Stands in for the reader's consumer: only its end offsets matter here."""
+
+    def __init__(self, ends: dict) -> None:
+        self.ends = ends
+
+    async def end_offsets(self, tps: list) -> dict:
+        return {tp: self.ends[tp] for tp in tps}
+
+
+@pytest.mark.parametrize(("batch_counting", "end", "lost"), [
+    (False, 5, False), (False, 3, True), (False, 0, True),
+    # End offsets that count batches sit below what was read: only an empty log is lost.
+    (True, 3, False), (True, 0, True),
+])
+def test_watchlist_log_lost_when_it_is_shorter_than_read(batch_counting, end, lost) -> None:
+    c = ctx()
+    c.one_record_per_batch = batch_counting
+    apply_command(c, judge_command(upsert(), b"W-1", T0, 90), b"W-1")
+    c.watchlist_loaded.set()
+    tp = TopicPartition(c.topics.watchlist, 0)
+    assert asyncio.run(_log_lost(c, EndOffsets({tp: end}), {tp: 5})) is lost
+    assert (len(c.watchlist), c.watchlist_loaded.is_set()) == ((0, False) if lost else (1, True))

@@ -34,11 +34,15 @@ def sighting(device_id: str, ts: int, sensor: str = "S-000123", id_type: str = "
     return {"sensor_id": sensor, "ts": ts, "id_type": id_type, "device_id": device_id, "rssi": -60}
 
 
-def hits_for(d: Deployment, entry_id: str, count: int = 1, timeout_s: float = 10) -> list[dict]:
-    """Wait for at least `count` hits of `entry_id`; return all hits of it."""
-    values = d.read_until("hits", lambda vs: sum(v["entry_id"] == entry_id for v in vs) >= count,
-                          timeout_s)
-    return [v for v in values if v["entry_id"] == entry_id]
+def hits_for(d: Deployment, entry_id: str, count: int = 1, timeout_s: float = 10,
+             observed_ts: int | None = None) -> list[dict]:
+    """Wait for at least `count` hits of `entry_id` (of records observed at `observed_ts`,
+    when given, so that hits of earlier tests do not end the wait); return those hits."""
+    def mine(v: dict) -> bool:
+        return v["entry_id"] == entry_id and observed_ts in (None, v["observed_ts"])
+
+    values = d.read_until("hits", lambda vs: sum(map(mine, vs)) >= count, timeout_s)
+    return [v for v in values if mine(v)]
 
 
 def add_entry(d: Deployment, command: dict, timeout_s: float = 10) -> None:
@@ -68,7 +72,7 @@ def test_matching_sighting_gives_a_hit_with_every_contract_field(deployment: Dep
     ts = now_ms()
     before = now_ms()
     deployment.send("sensing", sighting("a4-5e-60-d1-22-9f", ts), key="S-000123")
-    (hit,) = [h for h in hits_for(deployment, "W-MAC") if h["observed_ts"] == ts]
+    (hit,) = hits_for(deployment, "W-MAC", observed_ts=ts)
     assert hit == {
         "hit_id": make_hit_id("W-MAC", "sensing", "S-000123", ts),
         "entry_id": "W-MAC", "list": "wanted-persons", "priority": 1, "source": "sensing",
@@ -86,7 +90,7 @@ def test_binary_batch_hit_names_the_sensor_in_contract_form(deployment: Deployme
         {"ts": ts, "sensor_id": 42, "id_type": "mac", "device_id": "a45e60d1229f"},
     ])
     deployment.send("sensing", batch, headers=[("content-type", SENSING_CONTENT_TYPE.encode())])
-    hits = [h for h in hits_for(deployment, "W-MAC", 2) if h["observed_ts"] == ts]
+    hits = hits_for(deployment, "W-MAC", observed_ts=ts)
     assert [(h["location_id"], h["observed"]["device_id"]) for h in hits] == [
         ("S-000042", "a45e60d1229f")]
 
@@ -113,7 +117,7 @@ def test_malformed_message_is_dead_lettered_and_the_worker_goes_on(deployment: D
     assert isinstance(letter["partition"], int) and isinstance(letter["offset"], int)
     assert letter["detail"]
     assert base64.b64decode(letter["value_b64"]) == b'{"sensor_id": "S-BAD", "ts": 17'
-    assert any(h["observed_ts"] == ts for h in hits_for(deployment, "W-MAC"))
+    assert hits_for(deployment, "W-MAC", observed_ts=ts)
 
 
 def test_bad_record_in_array_is_rejected_alone(deployment: Deployment) -> None:
@@ -126,7 +130,7 @@ def test_bad_record_in_array_is_rejected_alone(deployment: Deployment) -> None:
     (letter,) = [v for v in dead if v["reason"] == "bad_device_id"]
     assert letter["index"] == 0
     assert any(h["location_id"] == "S-ARR" and h["observed_ts"] == ts
-               for h in hits_for(deployment, "W-MAC"))
+               for h in hits_for(deployment, "W-MAC", observed_ts=ts))
 
 
 def test_command_without_legal_basis_is_dead_lettered_audited_and_not_applied(

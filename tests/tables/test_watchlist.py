@@ -88,6 +88,17 @@ def test_upsert_replaces_and_moves_the_index() -> None:
     assert len(wl) == 1
 
 
+def test_clear_forgets_every_entry_and_keeps_the_lists_at_zero() -> None:
+    wl = Watchlist()
+    wl.upsert(entry("W-1", "device", "mac", "aaaaaaaaaaaa"))
+    wl.clear()
+    assert len(wl) == 0 and wl.get("W-1") is None
+    assert mac_sighting_hits(wl, "aaaaaaaaaaaa", NOW) == []
+    assert wl.entries_by_list() == {"l": 0}
+    wl.upsert(entry("W-2", "device", "mac", "aaaaaaaaaaaa"))
+    assert mac_sighting_hits(wl, "aaaaaaaaaaaa", NOW) == ["W-2"]
+
+
 def test_expired_entry_stops_matching_at_expires_at() -> None:
     wl = Watchlist()
     wl.upsert(entry("W-1", "device", "mac", "aaaaaaaaaaaa", expires_at=NOW))

@@ -1,0 +1,173 @@
+"""Broker outage: the embedded broker frozen mid-run (SIGSTOP, then SIGCONT)."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from loadtest.deployment import Deployment
+from schemas.json import dumps
+from streams.broker import EmbeddedBroker
+from streams.topics import ensure_topics
+
+pytestmark = pytest.mark.integration
+
+FREEZE_S = 12
+LAG = re.compile(r"^vigil_consumer_lag_messages\{[^}]*\} (\S+)$", re.M)
+
+
+def lag_sum(d: Deployment) -> float | None:
+    """Total consumer lag the worker exports, or None when /metrics does not answer."""
+    try:
+        return sum(float(v) for v in LAG.findall(d.http_text("/metrics")))
+    except OSError:
+        return None
+
+
+def test_worker_rides_out_a_frozen_broker_without_losing_a_hit(
+        embedded: bool, tmp_path: Path) -> None:
+    if not embedded:
+        pytest.skip("freezes the embedded broker's process; not possible on an external cluster")
+    broker = EmbeddedBroker(tmp_path / "broker")
+    info = broker.start()
+    d: Deployment | None = None
+    stop, done = threading.Event(), threading.Event()  # the sender's and the sampler's
+    try:
+        d = Deployment(info.bootstrap, tmp_path / "deployment", worker_lag_interval_s="0.5")
+        now = time.time_ns() // 1_000_000
+        d.send("watchlist", {"op": "upsert", "entry_id": "W-O", "list": "wanted-persons",
+                             "subject_type": "device", "id_type": "mac",
+                             "key": "a45e60d1229f", "priority": 1, "legal_basis": "case 1",
+                             "requested_by": "unit-1", "expires_at": now + 86_400_000},
+               key="W-O")
+        d.start_worker()
+        worker_pid = d.worker.pid
+        # A sighting every 0.2 s, each at its own sensor (so each is a hit), before, during
+        # and after the freeze; the producer buffers while the broker is stopped.
+        sent: list[tuple[str, object]] = []
+
+        def send_sightings() -> None:
+            i = 0
+            while not stop.is_set():
+                sensor = f"S-O-{i}"
+                value = {"sensor_id": sensor, "ts": time.time_ns() // 1_000_000,
+                         "id_type": "mac", "device_id": "a45e60d1229f"}
+                sent.append((sensor, d.producer.send(d.topics.sensing, value=dumps(value),
+                                                     key=sensor.encode())))
+                i += 1
+                time.sleep(0.2)
+
+        lags: list[float] = []
+
+        def sample_lag() -> None:
+            while not done.is_set():
+                lag = lag_sum(d)
+                if lag is not None:
+                    lags.append(lag)
+                time.sleep(0.25)
+
+        sender = threading.Thread(target=send_sightings, daemon=True)
+        sampler = threading.Thread(target=sample_lag, daemon=True)
+        sender.start()
+        sampler.start()
+        time.sleep(3)
+        os.kill(info.pid, signal.SIGSTOP)
+        try:
+            time.sleep(FREEZE_S)
+        finally:
+            os.kill(info.pid, signal.SIGCONT)
+        time.sleep(3)
+        stop.set()
+        sender.join(10)
+        d.producer.flush(60)
+        acked = {sensor for sensor, fut in sent if fut.get(timeout=60)}
+        assert len(acked) == len(sent) > FREEZE_S * 4
+
+        deadline = time.monotonic() + 90
+        hit_sensors: set[str] = set()
+        while time.monotonic() < deadline and not acked <= hit_sensors:
+            values = d.read_until("hits", lambda vs: False, timeout_s=1)
+            hit_sensors = {v["location_id"] for v in values if v["entry_id"] == "W-O"}
+        assert acked <= hit_sensors, f"{len(acked - hit_sensors)} sightings without a hit"
+        assert d.worker.poll() is None and d.worker.pid == worker_pid, d.log_tail()
+        # The outage shows as lag (what piled up while the broker was stopped), which drains
+        # back to zero once the worker has caught up.
+        deadline = time.monotonic() + 30
+        while not lags or lags[-1] != 0:
+            assert time.monotonic() < deadline, f"lag did not drain: {lags[-5:]}"
+            time.sleep(0.5)
+        done.set()
+        sampler.join(10)
+        assert max(lags) > 0, "the outage never showed in vigil_consumer_lag_messages"
+    finally:
+        stop.set()
+        done.set()
+        os.kill(info.pid, signal.SIGCONT)
+        if d is not None:
+            d.close()
+        broker.stop()
+
+
+def test_a_broker_back_empty_clears_the_watchlist_until_it_is_loaded_again(
+        embedded: bool, tmp_path: Path) -> None:
+    if not embedded:
+        pytest.skip("restarts the embedded broker; not possible on an external cluster")
+    broker = EmbeddedBroker(tmp_path / "broker")
+    info = broker.start()
+    second: EmbeddedBroker | None = None
+    d: Deployment | None = None
+    try:
+        d = Deployment(info.bootstrap, tmp_path / "deployment")
+        d.send("watchlist", entry("W-OLD"), key="W-OLD")
+        d.start_worker()
+        worker_pid = d.worker.pid
+        send_sighting(d, "S-BEFORE")
+        d.read_until("hits", lambda vs: any(v["location_id"] == "S-BEFORE" for v in vs), 30)
+        broker.stop()
+        second = EmbeddedBroker(tmp_path / "broker-2")
+        second.start(port=info.port)  # same address, no data: a restart of an in-memory broker
+        ensure_topics(info.bootstrap, d.settings)
+        d.renew_producer()
+        deadline = time.monotonic() + 60
+        while metric(d, "vigil_watchlist_log_lost_total") < 1:
+            assert time.monotonic() < deadline, d.log_tail()
+            time.sleep(0.5)
+        assert "broker lost its data" in d.log_tail(200)
+        # Reloaded with a new entry only: the old one must not match any more.
+        d.send("watchlist", entry("W-NEW"), key="W-NEW")
+        send_sighting(d, "S-AFTER")
+        hits = d.read_until("hits", lambda vs: any(v["location_id"] == "S-AFTER" for v in vs),
+                            60)
+        assert [v["entry_id"] for v in hits if v["location_id"] == "S-AFTER"] == ["W-NEW"]
+        assert d.worker.poll() is None and d.worker.pid == worker_pid, d.log_tail()
+    finally:
+        if d is not None:
+            d.close()
+        for b in (broker, second):
+            if b is not None:
+                b.stop()
+
+
+def entry(entry_id: str) -> dict:
+    """An upsert of a MAC entry (the same device for every entry id)."""
+    return {"op": "upsert", "entry_id": entry_id, "list": "wanted-persons",
+            "subject_type": "device", "id_type": "mac", "key": "a45e60d1229f", "priority": 1,
+            "legal_basis": "case 1", "requested_by": "unit-1",
+            "expires_at": time.time_ns() // 1_000_000 + 86_400_000}
+
+
+def send_sighting(d: Deployment, sensor: str) -> None:
+    d.send("sensing", {"sensor_id": sensor, "ts": time.time_ns() // 1_000_000,
+                       "id_type": "mac", "device_id": "a45e60d1229f"}, key=sensor)
+
+
+def metric(d: Deployment, name: str) -> float:
+    """Value of an unlabelled metric on the worker's /metrics (0 when absent)."""
+    found = re.search(rf"^{name} (\S+)$", d.http_text("/metrics"), re.M)
+    return float(found.group(1)) if found else 0.0
