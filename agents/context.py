@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from faust.types import TopicT
 
 from agents.audit import AuditTrail
+from agents.delivery import Destination
 from config.settings import Settings
 from streams.metrics import Metrics
 from streams.topics import TopicNames
@@ -34,8 +35,8 @@ class WorkerContext:
     # Set once the hits of the look-back period have been read into `suppression`.
     suppression_loaded: asyncio.Event = field(default_factory=asyncio.Event)
     # Output topics, bound to the Faust app when it is created.
-    hits_topic: TopicT | None = None
-    deadletter_topic: TopicT | None = None
+    hits_topic: Destination | None = None
+    deadletter_topic: Destination | None = None
     audit_topic: TopicT | None = None
     # Every audit write goes through it (agents/audit.py), bound with the audit topic.
     audit: AuditTrail | None = None

@@ -13,17 +13,23 @@ import logging
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-
-from faust.types import TopicT
+from typing import Protocol
 
 log = logging.getLogger(__name__)
+
+
+class Destination(Protocol):
+    """Where a message goes: a Faust topic, or a PooledTopic (agents/output_producers.py)."""
+
+    async def send(self, *, key: bytes | None, value: bytes) -> asyncio.Future:
+        """Queue one message; return its delivery future."""
 
 
 @dataclass(frozen=True, slots=True)
 class Outgoing:
     """One message to produce."""
 
-    topic: TopicT
+    topic: Destination
     key: bytes | None
     value: bytes
 

@@ -20,6 +20,10 @@ from schemas.hits import decode_hit
 
 log = logging.getLogger(__name__)
 
+# Pruning walks the whole state; after every fetch it took 3.6 % of a worker's samples at
+# 250,000 records/s. Pairs only need to go before memory matters, so once a second will do.
+PRUNE_EVERY_S = 1.0
+
 
 async def _seek_lookback(consumer: AIOKafkaConsumer, tps: list[TopicPartition],
                          since_ms: int) -> None:
@@ -53,6 +57,7 @@ async def _follow_hits(ctx: WorkerContext) -> None:
         await _seek_lookback(consumer, tps, now - alerts.suppression_lookback_s * 1000)
         ends = await consumer.end_offsets(tps)
         pending = {tp: end for tp, end in ends.items() if await consumer.position(tp) < end}
+        next_prune = time.monotonic()
         while True:
             if not pending:
                 ctx.suppression_loaded.set()
@@ -67,8 +72,10 @@ async def _follow_hits(ctx: WorkerContext) -> None:
             for tp in list(pending):
                 if await consumer.position(tp) >= pending[tp]:
                     del pending[tp]
-            lookback_ms = max(alerts.suppression_lookback_s, alerts.suppress_seconds) * 1000
-            ctx.suppression.forget_before(ctx.suppression.newest_ms - lookback_ms)
+            if time.monotonic() >= next_prune:
+                next_prune = time.monotonic() + PRUNE_EVERY_S
+                lookback_ms = max(alerts.suppression_lookback_s, alerts.suppress_seconds) * 1000
+                ctx.suppression.forget_before(ctx.suppression.newest_ms - lookback_ms)
     finally:
         await consumer.stop()
 

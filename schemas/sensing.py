@@ -1,8 +1,9 @@
 """Sensing records (device sightings): one JSON record, a JSON array, or a binary batch.
 
 Both forms decode to a SensingBatch of numpy columns, so matching never looks at the
-input format. The binary path is validated with whole-array numpy operations because it
-carries millions of records a second; only records that fail pay for Python code.
+input format. The binary path is validated and normalised by one compiled loop
+(schemas/sensing_kernel.py) because it carries millions of records a second; only
+records that fail pay for Python code.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from schemas.records import (
     required_ts,
 )
 from schemas.rejection import Rejected, short_repr
+from schemas.sensing_kernel import BAD_ID_TYPE, BAD_TS, OK, checked_records
 from schemas.timestamps import MAX_TS_MS
 
 SENSING_CONTENT_TYPE = "application/x-vigil-sensing-v1"
@@ -44,7 +46,6 @@ RECORD_DTYPE = np.dtype(
 )
 RECORD_BYTES = RECORD_DTYPE.itemsize
 DEVICE_ID_BYTES = 16
-_WORD = np.dtype("<u8")  # device_id is read as two little-endian 8-byte words
 _DEVICE_ID_OFFSET = RECORD_DTYPE.fields["device_id"][1]
 
 # JSON e-tags may be 32 characters; binary ones at most 16 (longer ones go as JSON).
@@ -52,8 +53,7 @@ DEVICE_ID_DTYPE = np.dtype("S32")
 RSSI_MISSING = -32768
 """rssi of a JSON record that had none: outside int8, so it can never be a reading."""
 
-# Binary reason codes, in the order the fields are checked (as in the JSON path).
-_OK, _BAD_TS, _BAD_ID_TYPE, _BAD_DEVICE_ID = range(4)
+# Labels of the binary reason codes (schemas/sensing_kernel.py).
 _BINARY_REASONS = ("", "bad_ts", "bad_id_type", "bad_device_id")
 
 
@@ -78,21 +78,11 @@ def _byte_tables() -> tuple[np.ndarray, np.ndarray]:
     return char_bits, case_bit
 
 
-def _prefix_masks() -> np.ndarray:
-    """Return, for each length 0-16, a device_id mask of 0xFF below it as two '<u8' words."""
-    masks = np.zeros((DEVICE_ID_BYTES + 1, DEVICE_ID_BYTES), dtype=np.uint8)
-    for length in range(DEVICE_ID_BYTES + 1):
-        masks[length, :length] = 0xFF
-    return masks.view(_WORD)
-
-
 _CHAR_BITS, _CASE_BIT = _byte_tables()
-_PREFIX_MASKS = _prefix_masks()
 _ETAG = ID_TYPE_CODES["etag"]
 # Identifier length bounds by id_type code; row 0 stands for every invalid code.
 _MIN_LEN = np.array([DEVICE_ID_BYTES + 1, 12, 15, 15, 1])
 _MAX_LEN = np.array([0, 12, 15, 15, DEVICE_ID_BYTES])
-_ALL_FLAGS = np.uint64(0x0101010101010101)
 
 
 @dataclass(frozen=True, eq=False)
@@ -186,17 +176,20 @@ def _decode_binary(value: bytes) -> tuple[SensingBatch, list[Rejected]]:
     if count == 0:
         return SensingBatch.empty(), []
     records = np.frombuffer(value, dtype=RECORD_DTYPE, count=count, offset=HEADER_BYTES)
-    reasons = _reason_codes(records)
-    keep = reasons == _OK
+    reasons, device_ids = checked_records(
+        records["ts"], records["id_type"], device_id_matrix(records), _CHAR_BITS, _CASE_BIT,
+        _MIN_LEN, _MAX_LEN, _ETAG, MAX_TS_MS, DEVICE_ID_DTYPE.itemsize)
+    keep = reasons == OK
     bad = np.flatnonzero(~keep)
     rejected = [_binary_rejection(records[i], int(reasons[i]), int(i)) for i in bad]
-    kept = records if len(bad) == 0 else records[keep]  # skip the copy in the usual case
+    if len(bad):  # skip the copies in the usual case
+        records, device_ids = records[keep], device_ids[keep]
     batch = SensingBatch(
-        ts=kept["ts"].astype(np.int64),
-        id_type=kept["id_type"].astype(np.uint8),
-        device_id=_normalized_device_ids(kept),
-        rssi=kept["rssi"].astype(np.int16),
-        sensor_num=kept["sensor_id"].astype(np.uint32),
+        ts=records["ts"].astype(np.int64),
+        id_type=records["id_type"].astype(np.uint8),
+        device_id=device_ids.view(DEVICE_ID_DTYPE).ravel(),
+        rssi=records["rssi"].astype(np.int16),
+        sensor_num=records["sensor_id"].astype(np.uint32),
     )
     return batch, rejected
 
@@ -207,61 +200,10 @@ def device_id_matrix(records: np.ndarray) -> np.ndarray:
     return rows[:, _DEVICE_ID_OFFSET : _DEVICE_ID_OFFSET + DEVICE_ID_BYTES]
 
 
-def _device_id_words(records: np.ndarray) -> np.ndarray:
-    """View the device_id field of packed records as an (n, 2) matrix of '<u8' words."""
-    words = np.ascontiguousarray(records).view(_WORD).reshape(len(records), RECORD_BYTES // 8)
-    return words[:, _DEVICE_ID_OFFSET // 8 : (_DEVICE_ID_OFFSET + DEVICE_ID_BYTES) // 8]
-
-
-def _all_set(flags: np.ndarray) -> np.ndarray:
-    """Tell, per row of a contiguous (n, 16) matrix of 0/1 bytes, whether all are 1."""
-    # Two 8-byte word compares per row beat numpy's 16-wide boolean reduction by far.
-    words = flags.view(_WORD)
-    return (words[:, 0] == _ALL_FLAGS) & (words[:, 1] == _ALL_FLAGS)
-
-
-def _reason_codes(records: np.ndarray) -> np.ndarray:
-    """Return a uint8 reason code per packed record: 0 valid, else an index of _BINARY_REASONS.
-
-    A device_id is its bytes up to the first zero, then only zero padding; its length
-    and characters must fit its id_type (MAC 12 hex, IMSI/IMEI 15 digits, e-tag 1-16
-    alphanumerics; letter case is folded later).
-    """
-    ts = records["ts"]
-    codes = records["id_type"]
-    type_ok = (codes >= 1) & (codes <= len(ID_TYPES))
-    table_row = np.where(type_ok, codes, 0).astype(np.uint8)
-    device = device_id_matrix(records)
-    nonzero = device != 0
-    first_zero = np.argmin(nonzero, axis=1)  # 0 also when there is no zero at all
-    length = np.where(nonzero[:, 0] & (first_zero == 0), DEVICE_ID_BYTES, first_zero)
-    # Padding is clean when nothing survives masking off the identifier itself.
-    beyond = _device_id_words(records) & ~_PREFIX_MASKS[length]
-    padding_ok = (beyond[:, 0] == 0) & (beyond[:, 1] == 0)
-    chars_ok = _all_set((_CHAR_BITS[device] >> table_row[:, None]) & 1)
-    length_ok = (length >= _MIN_LEN[table_row]) & (length <= _MAX_LEN[table_row])
-    device_ok = padding_ok & chars_ok & length_ok
-    ts_ok = (ts >= 0) & (ts <= MAX_TS_MS)
-    return np.select(
-        [~ts_ok, ~type_ok, ~device_ok], [_BAD_TS, _BAD_ID_TYPE, _BAD_DEVICE_ID], _OK
-    ).astype(np.uint8)
-
-
-def _normalized_device_ids(records: np.ndarray) -> np.ndarray:
-    """Return the S32 device_id column of valid records: MACs lower case, e-tags upper."""
-    device = device_id_matrix(records)
-    case_bit = _CASE_BIT[device]
-    lowered = device | case_bit  # digits have no case bit, so IMSI/IMEI pass unchanged
-    is_etag = (records["id_type"] == _ETAG)[:, None]
-    out = np.zeros((len(records), DEVICE_ID_DTYPE.itemsize), dtype=np.uint8)
-    out[:, :DEVICE_ID_BYTES] = np.where(is_etag, lowered ^ case_bit, lowered)
-    return out.view(DEVICE_ID_DTYPE).ravel()
-
-
 def _binary_rejection(record: np.void, code: int, index: int) -> Rejected:
-    if code == _BAD_TS:
+    if code == BAD_TS:
         detail = f"ts: expected epoch ms in [0, 2**53], got {int(record['ts'])}"
-    elif code == _BAD_ID_TYPE:
+    elif code == BAD_ID_TYPE:
         detail = f"id_type: expected a code in 1..4, got {int(record['id_type'])}"
     else:
         name = ID_TYPE_NAMES[int(record["id_type"])]

@@ -10,6 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from agents.audit import AuditTrail
 from agents.consumer_lag import register_consumer_lag
 from agents.context import WorkerContext
+from agents.output_producers import OutputProducers
 from agents.records import register_record_agents
 from agents.suppression import register_suppression
 from agents.watchlist import register_watchlist
@@ -49,8 +50,10 @@ def create_app(ctx: WorkerContext) -> faust.App:
     app = faust.App(f"{ctx.settings.kafka.topic_prefix}vigil", **conf)
     raw = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw",
            "value_serializer": "raw"}
-    ctx.hits_topic = app.topic(ctx.topics.hits, **raw)
-    ctx.deadletter_topic = app.topic(ctx.topics.deadletter, **raw)
+    # Hits and dead letters need more than one request in flight (agents/output_producers.py).
+    outputs = app.service(OutputProducers(ctx.bootstrap, ctx.one_record_per_batch))
+    ctx.hits_topic = outputs.topic(ctx.topics.hits)
+    ctx.deadletter_topic = outputs.topic(ctx.topics.deadletter)
     ctx.audit_topic = app.topic(ctx.topics.audit, **raw)
     ctx.audit = AuditTrail(ctx.audit_topic, ctx.metrics.audit_events,
                            ctx.settings.worker.send_retries)

@@ -222,6 +222,16 @@ def test_binary_case_is_folded_and_reserved_bytes_ignored() -> None:
     assert batch.location_id(0) == "S-000123"
 
 
+def test_binary_decodes_the_same_from_a_writable_buffer() -> None:
+    records = [*BASE, {"ts": 3, "sensor_id": 9, "id_type": "imsi", "device_id": "46000123"}]
+    value = encode_sensing_batch(records)
+    from_bytes, rejected = decode_sensing(value, None)
+    from_buffer, rejected_too = decode_sensing(bytearray(value), None)
+    assert [r.reason for r in rejected] == [r.reason for r in rejected_too] == ["bad_device_id"]
+    assert from_buffer.device_id.tolist() == from_bytes.device_id.tolist()
+    assert from_buffer.ts.tolist() == from_bytes.ts.tolist()
+
+
 @pytest.mark.parametrize("extra", [-33, -1, 1, 32])
 def test_wrong_length_rejects_the_whole_batch(extra: int) -> None:
     value = encode_sensing_batch(BASE)
