@@ -10,6 +10,7 @@ import pytest
 
 from loadtest.deployment import Deployment
 from loadtest.fuzz import KINDS
+from loadtest.sightings import mac_entry, mac_sighting
 from schemas.sensing import SENSING_CONTENT_TYPE
 
 pytestmark = pytest.mark.integration
@@ -27,12 +28,7 @@ def test_fuzzed_messages_are_all_dead_lettered_and_matching_goes_on(
     rng = random.Random(7)
     d = Deployment(bootstrap, tmp_path, worker_max_message_bytes=str(LIMIT))
     try:
-        now = time.time_ns() // 1_000_000
-        d.send("watchlist", {"op": "upsert", "entry_id": "W-H", "list": "wanted-persons",
-                             "subject_type": "device", "id_type": "mac",
-                             "key": "a45e60d1229f", "priority": 1, "legal_basis": "case 1",
-                             "requested_by": "unit-1", "expires_at": now + 86_400_000},
-               key="W-H")
+        d.send("watchlist", mac_entry("W-H"), key="W-H")
         d.start_worker()
         expected = {"sensing": 0, "plates": 0, "checkins": 0}
         for kind, (topic, headers) in TOPICS.items():
@@ -47,9 +43,9 @@ def test_fuzzed_messages_are_all_dead_lettered_and_matching_goes_on(
             d.send(topic, b"[" + b" " * LIMIT + b"]", key="L-1", headers=headers)
             expected[topic] += 1
         assert all(n > PER_KIND // 2 for n in expected.values()), expected
-        marker_ts = time.time_ns() // 1_000_000
-        d.send("sensing", {"sensor_id": "S-AFTER", "ts": marker_ts, "id_type": "mac",
-                           "device_id": "a45e60d1229f"}, key="L-1")
+        marker = mac_sighting("S-AFTER")
+        marker_ts = marker["ts"]
+        d.send("sensing", marker, key="L-1")
         total = sum(expected.values())
         hits = d.read_until("hits", lambda vs: any(v["location_id"] == "S-AFTER" for v in vs),
                             timeout_s=60)

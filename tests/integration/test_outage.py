@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from loadtest.deployment import Deployment
-from schemas.json import dumps
+from loadtest.sightings import SightingStream, mac_entry, mac_sighting
 from streams.broker import EmbeddedBroker
 from streams.topics import ensure_topics
 
@@ -37,32 +37,13 @@ def test_worker_rides_out_a_frozen_broker_without_losing_a_hit(
     broker = EmbeddedBroker(tmp_path / "broker")
     info = broker.start()
     d: Deployment | None = None
-    stop, done = threading.Event(), threading.Event()  # the sender's and the sampler's
+    done = threading.Event()  # stops the lag sampler
+    stream: SightingStream | None = None
     try:
         d = Deployment(info.bootstrap, tmp_path / "deployment", worker_lag_interval_s="0.5")
-        now = time.time_ns() // 1_000_000
-        d.send("watchlist", {"op": "upsert", "entry_id": "W-O", "list": "wanted-persons",
-                             "subject_type": "device", "id_type": "mac",
-                             "key": "a45e60d1229f", "priority": 1, "legal_basis": "case 1",
-                             "requested_by": "unit-1", "expires_at": now + 86_400_000},
-               key="W-O")
+        d.send("watchlist", mac_entry("W-O"), key="W-O")
         d.start_worker()
         worker_pid = d.worker.pid
-        # A sighting every 0.2 s, each at its own sensor (so each is a hit), before, during
-        # and after the freeze; the producer buffers while the broker is stopped.
-        sent: list[tuple[str, object]] = []
-
-        def send_sightings() -> None:
-            i = 0
-            while not stop.is_set():
-                sensor = f"S-O-{i}"
-                value = {"sensor_id": sensor, "ts": time.time_ns() // 1_000_000,
-                         "id_type": "mac", "device_id": "a45e60d1229f"}
-                sent.append((sensor, d.producer.send(d.topics.sensing, value=dumps(value),
-                                                     key=sensor.encode())))
-                i += 1
-                time.sleep(0.2)
-
         lags: list[float] = []
 
         def sample_lag() -> None:
@@ -72,9 +53,10 @@ def test_worker_rides_out_a_frozen_broker_without_losing_a_hit(
                     lags.append(lag)
                 time.sleep(0.25)
 
-        sender = threading.Thread(target=send_sightings, daemon=True)
+        # Sightings before, during and after the freeze.
+        stream = SightingStream(d, "S-O", every_s=0.2)
         sampler = threading.Thread(target=sample_lag, daemon=True)
-        sender.start()
+        stream.start()
         sampler.start()
         time.sleep(3)
         os.kill(info.pid, signal.SIGSTOP)
@@ -83,11 +65,8 @@ def test_worker_rides_out_a_frozen_broker_without_losing_a_hit(
         finally:
             os.kill(info.pid, signal.SIGCONT)
         time.sleep(3)
-        stop.set()
-        sender.join(10)
-        d.producer.flush(60)
-        acked = {sensor for sensor, fut in sent if fut.get(timeout=60)}
-        assert len(acked) == len(sent) > FREEZE_S * 4
+        acked = stream.acked()
+        assert len(acked) == len(stream) > FREEZE_S * 4
 
         deadline = time.monotonic() + 90
         hit_sensors: set[str] = set()
@@ -106,7 +85,8 @@ def test_worker_rides_out_a_frozen_broker_without_losing_a_hit(
         sampler.join(10)
         assert max(lags) > 0, "the outage never showed in vigil_consumer_lag_messages"
     finally:
-        stop.set()
+        if stream is not None:
+            stream.stop()
         done.set()
         os.kill(info.pid, signal.SIGCONT)
         if d is not None:
@@ -124,10 +104,10 @@ def test_a_broker_back_empty_clears_the_watchlist_until_it_is_loaded_again(
     d: Deployment | None = None
     try:
         d = Deployment(info.bootstrap, tmp_path / "deployment")
-        d.send("watchlist", entry("W-OLD"), key="W-OLD")
+        d.send("watchlist", mac_entry("W-OLD"), key="W-OLD")
         d.start_worker()
         worker_pid = d.worker.pid
-        send_sighting(d, "S-BEFORE")
+        d.send("sensing", mac_sighting("S-BEFORE"), key="S-BEFORE")
         d.read_until("hits", lambda vs: any(v["location_id"] == "S-BEFORE" for v in vs), 30)
         broker.stop()
         second = EmbeddedBroker(tmp_path / "broker-2")
@@ -140,8 +120,8 @@ def test_a_broker_back_empty_clears_the_watchlist_until_it_is_loaded_again(
             time.sleep(0.5)
         assert "broker lost its data" in d.log_tail(200)
         # Reloaded with a new entry only: the old one must not match any more.
-        d.send("watchlist", entry("W-NEW"), key="W-NEW")
-        send_sighting(d, "S-AFTER")
+        d.send("watchlist", mac_entry("W-NEW"), key="W-NEW")
+        d.send("sensing", mac_sighting("S-AFTER"), key="S-AFTER")
         hits = d.read_until("hits", lambda vs: any(v["location_id"] == "S-AFTER" for v in vs),
                             60)
         assert [v["entry_id"] for v in hits if v["location_id"] == "S-AFTER"] == ["W-NEW"]
@@ -152,19 +132,6 @@ def test_a_broker_back_empty_clears_the_watchlist_until_it_is_loaded_again(
         for b in (broker, second):
             if b is not None:
                 b.stop()
-
-
-def entry(entry_id: str) -> dict:
-    """An upsert of a MAC entry (the same device for every entry id)."""
-    return {"op": "upsert", "entry_id": entry_id, "list": "wanted-persons",
-            "subject_type": "device", "id_type": "mac", "key": "a45e60d1229f", "priority": 1,
-            "legal_basis": "case 1", "requested_by": "unit-1",
-            "expires_at": time.time_ns() // 1_000_000 + 86_400_000}
-
-
-def send_sighting(d: Deployment, sensor: str) -> None:
-    d.send("sensing", {"sensor_id": sensor, "ts": time.time_ns() // 1_000_000,
-                       "id_type": "mac", "device_id": "a45e60d1229f"}, key=sensor)
 
 
 def metric(d: Deployment, name: str) -> float:
