@@ -8,7 +8,6 @@ the one before it did. Hits are few, so every worker reading all of them costs l
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 
@@ -16,6 +15,7 @@ import faust
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from agents.context import WorkerContext
+from agents.restarting import keep_running
 from schemas.hits import decode_hit
 
 log = logging.getLogger(__name__)
@@ -85,11 +85,4 @@ def register_suppression(app: faust.App, ctx: WorkerContext) -> None:
 
     @app.task
     async def follow_hits() -> None:
-        while True:
-            try:
-                await _follow_hits(ctx)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("suppression reader failed; restarting it")
-                await asyncio.sleep(1.0)
+        await keep_running("suppression reader", lambda: _follow_hits(ctx))

@@ -11,7 +11,6 @@ belong to a normal group agent instead.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from typing import Any
@@ -22,6 +21,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from agents.context import WorkerContext
 from agents.delivery import Outgoing, deliver
 from agents.records import now_ms
+from agents.restarting import keep_running
 from schemas.rejection import Rejected, encode_deadletter
 from schemas.watchlist import WatchlistDelete, WatchlistEntry, decode_watchlist_command
 
@@ -218,15 +218,8 @@ def register_watchlist(app: faust.App, ctx: WorkerContext) -> None:
 
     @app.task
     async def read_watchlist() -> None:
-        while True:
-            try:
-                await _read_watchlist(ctx)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                # The index keeps what it has; start over from the beginning after a pause.
-                log.exception("watchlist reader failed; restarting it")
-                await asyncio.sleep(1.0)
+        # After a failure the index keeps what it has and the topic is read from the start.
+        await keep_running("watchlist reader", lambda: _read_watchlist(ctx))
 
     async def audit_commands(stream: faust.StreamT) -> None:
         async for events in stream.take_events(w.batch_max_messages, within=w.batch_within_s):
