@@ -9,6 +9,7 @@ from faust.types import TopicT
 
 from agents.audit import AuditTrail
 from agents.delivery import Destination
+from agents.faults import CrashPoint
 from config.settings import Settings
 from streams.metrics import Metrics
 from streams.topics import TopicNames
@@ -34,6 +35,8 @@ class WorkerContext:
     suppression: Suppression = field(default_factory=lambda: Suppression(0))
     # Set once the hits of the look-back period have been read into `suppression`.
     suppression_loaded: asyncio.Event = field(default_factory=asyncio.Event)
+    # Where the fault tests make this worker kill itself (agents/faults.py); none by default.
+    crash: CrashPoint = field(default_factory=lambda: CrashPoint(None))
     # Output topics, bound to the Faust app when it is created.
     hits_topic: Destination | None = None
     deadletter_topic: Destination | None = None

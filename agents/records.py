@@ -12,7 +12,7 @@ import faust
 from faust.types import EventT
 
 from agents.context import WorkerContext
-from agents.delivery import Outgoing, deliver
+from agents.delivery import Outgoing
 from schemas.checkins import decode_checkins
 from schemas.hits import Hit, encode_hit
 from schemas.plates import decode_plate_reads
@@ -113,7 +113,7 @@ def _register(app: faust.App, ctx: WorkerContext, short: str, source: str, decod
             await ctx.watchlist_loaded.wait()
             started = time.perf_counter()
             outgoing = process_messages(events, source, decode, find_hits, ctx)
-            await deliver(outgoing, w.send_retries)
+            await ctx.crash.deliver(outgoing, ctx.hits_topic, w.send_retries)
             ctx.metrics.batch_seconds.labels(source).observe(time.perf_counter() - started)
 
     app.agent(topic, name=f"vigil.match.{short}")(match_records)

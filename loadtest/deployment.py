@@ -94,8 +94,10 @@ class Deployment:
         return f"http://{self.settings.worker.web_host}:{self.settings.worker.web_port}"
 
     # -- worker ---------------------------------------------------------------------------
-    def _spawn(self, web_port: int, log_path: Path) -> subprocess.Popen:
-        env = {**os.environ, **self.settings.as_env(), "VIGIL_WORKER_WEB_PORT": str(web_port)}
+    def _spawn(self, web_port: int, log_path: Path,
+               extra_env: dict[str, str] | None = None) -> subprocess.Popen:
+        env = {**os.environ, **self.settings.as_env(), "VIGIL_WORKER_WEB_PORT": str(web_port),
+               **(extra_env or {})}
         with log_path.open("ab") as log:
             return subprocess.Popen(
                 [sys.executable, "-m", "streams.cli", "worker"], env=env, stdout=log,
@@ -129,6 +131,23 @@ class Deployment:
         self.extra_workers.append(proc)
         url = f"http://{self.settings.worker.web_host}:{port}"
         return proc, url, self._wait_ready(proc, url, log_path, ready_timeout_s)
+
+    def run_until_crash(self, point: str, timeout_s: float = READY_TIMEOUT_S) -> float:
+        """Start the worker armed with crash point `point` (agents/faults.py) and wait until
+        it has killed itself there; return the seconds it ran. Raise if it exited otherwise
+        or is still running after `timeout_s`."""
+        started = time.monotonic()
+        proc = self._spawn(self.settings.worker.web_port, self.log_path,
+                           {"VIGIL_CRASH_AT": point})
+        try:
+            code = proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            terminate_pid(proc.pid, 15)
+            raise AssertionError(f"worker armed at {point} still running after {timeout_s}s:\n"
+                                 f"{self.log_tail()}") from None
+        if code != -signal.SIGKILL or f"crash point {point} reached" not in self.log_tail(60):
+            raise AssertionError(f"worker armed at {point} exited {code}:\n{self.log_tail()}")
+        return time.monotonic() - started
 
     def kill_worker(self) -> None:
         """SIGKILL the worker, as a crash would."""

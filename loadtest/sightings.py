@@ -31,11 +31,12 @@ def mac_sighting(sensor: str, device_id: str = WATCHED_MAC) -> dict:
 
 
 class SightingStream:
-    """A thread sending a sighting of WATCHED_MAC every `every_s`, at sensors prefix-0, -1, ...
-    The producer buffers what the broker cannot take yet (a frozen broker, say)."""
+    """A thread sending `burst` sightings of WATCHED_MAC every `every_s`, at sensors prefix-0,
+    -1, ... (a burst puts several hits in one worker batch). The producer buffers what the
+    broker cannot take yet (a frozen broker, say)."""
 
-    def __init__(self, d: Deployment, prefix: str, every_s: float) -> None:
-        self._d, self._prefix, self._every_s = d, prefix, every_s
+    def __init__(self, d: Deployment, prefix: str, every_s: float, burst: int = 1) -> None:
+        self._d, self._prefix, self._every_s, self._burst = d, prefix, every_s, burst
         self._sent: list[tuple[str, object]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -43,11 +44,12 @@ class SightingStream:
     def _run(self) -> None:
         i = 0
         while not self._stop.is_set():
-            sensor = f"{self._prefix}-{i}"
-            fut = self._d.producer.send(self._d.topics.sensing, value=dumps(mac_sighting(sensor)),
-                                        key=sensor.encode())
-            self._sent.append((sensor, fut))
-            i += 1
+            for _ in range(self._burst):
+                sensor = f"{self._prefix}-{i}"
+                fut = self._d.producer.send(self._d.topics.sensing,
+                                            value=dumps(mac_sighting(sensor)), key=sensor.encode())
+                self._sent.append((sensor, fut))
+                i += 1
             time.sleep(self._every_s)
 
     def start(self) -> None:

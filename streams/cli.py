@@ -13,7 +13,7 @@ from typing import BinaryIO
 from kafka.errors import KafkaError
 
 from config.settings import Settings, SettingsError, load_settings
-from loadtest import fuzz, index_bench
+from loadtest import crash, fuzz, index_bench
 from streams.broker import BrokerError, EmbeddedBroker, resolve_bootstrap
 from streams.subscribecli import add_parsers as add_subscriber_parsers
 
@@ -251,6 +251,9 @@ def build_parser() -> argparse.ArgumentParser:
     fz = ltsub.add_parser("fuzz", help="hostile inputs against every decoder (10^6 by default)")
     fuzz.add_arguments(fz)
     fz.set_defaults(func=lambda _settings, args: fuzz.main(args))
+    cr = ltsub.add_parser("crash", help="kill the worker at every crash point under traffic")
+    crash.add_arguments(cr)
+    cr.set_defaults(func=crash.main)
     from loadtest.commands import register as register_loadtest_commands
 
     register_loadtest_commands(ltsub)

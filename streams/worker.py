@@ -8,6 +8,7 @@ import time
 import faust
 
 from agents.context import WorkerContext
+from agents.faults import CrashPoint
 from config.settings import Settings
 from streams.app import create_app
 from streams.broker import resolve_bootstrap
@@ -38,7 +39,8 @@ def prepare_worker(settings: Settings) -> WorkerContext:
     log.info("matching kernels ready in %.1fs", time.monotonic() - started)
     return WorkerContext(settings=settings, bootstrap=bootstrap, topics=topics, metrics=metrics,
                          one_record_per_batch=one_per_batch, watchlist=Watchlist(secret),
-                         suppression=Suppression(settings.alerts.suppress_seconds * 1000))
+                         suppression=Suppression(settings.alerts.suppress_seconds * 1000),
+                         crash=CrashPoint.from_env())
 
 
 def run_worker(settings: Settings) -> None:
