@@ -13,7 +13,7 @@ from typing import BinaryIO
 from kafka.errors import KafkaError
 
 from config.settings import Settings, SettingsError, load_settings
-from loadtest import crash, fuzz, index_bench
+from loadtest import crash, fuzz, index_bench, outage
 from streams.broker import BrokerError, EmbeddedBroker, resolve_bootstrap
 from streams.subscribecli import add_parsers as add_subscriber_parsers
 
@@ -254,6 +254,9 @@ def build_parser() -> argparse.ArgumentParser:
     cr = ltsub.add_parser("crash", help="kill the worker at every crash point under traffic")
     crash.add_arguments(cr)
     cr.set_defaults(func=crash.main)
+    ou = ltsub.add_parser("outage", help="freeze the embedded broker under traffic, repeatedly")
+    outage.add_arguments(ou)
+    ou.set_defaults(func=outage.main)
     from loadtest.commands import register as register_loadtest_commands
 
     register_loadtest_commands(ltsub)
