@@ -32,6 +32,17 @@ READY_TIMEOUT_S = 60
 
 
 @contextlib.contextmanager
+def sigterm_unwinds() -> Iterator[None]:
+    """Let SIGTERM unwind like Ctrl-C inside the block, so the `finally` clauses that stop
+    workers and brokers by pid run when a run is terminated."""
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
 def broker_for(settings: Settings) -> Iterator[str]:
     """Yield the bootstrap of the cluster in `kafka.bootstrap`, or of a fresh embedded broker
     (empty, in a temporary folder) that is stopped on the way out."""

@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from config.settings import Settings
-from loadtest.deployment import Deployment
+from loadtest.deployment import Deployment, sigterm_unwinds
 from loadtest.sightings import SightingStream, mac_entry
 from schemas.json import dumps
 from streams.broker import EmbeddedBroker
@@ -187,15 +187,16 @@ def main(settings: Settings, args: argparse.Namespace) -> int:
         return 2
     run_dir = Path(tempfile.mkdtemp(prefix="vigil-outage-"))
     broker = EmbeddedBroker(run_dir / "broker")
-    info = broker.start()
     d: Deployment | None = None
-    try:
-        d = Deployment(info.bootstrap, run_dir / "deployment", worker_lag_interval_s="0.5")
-        report = outage_run(d, info.pid, args.freezes, args.freeze_s)
-    finally:
-        if d is not None:
-            d.close()
-        broker.stop()
+    with sigterm_unwinds():
+        try:
+            info = broker.start()
+            d = Deployment(info.bootstrap, run_dir / "deployment", worker_lag_interval_s="0.5")
+            report = outage_run(d, info.pid, args.freezes, args.freeze_s)
+        finally:
+            if d is not None:
+                d.close()
+            broker.stop()
     print(summary(report))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
