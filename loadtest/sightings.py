@@ -1,4 +1,4 @@
-"""Steady sightings of one watched device for the fault tests (crash, broker outage).
+"""Steady sightings of one watched device for the fault tests (broker outage, hostile input).
 
 Each sighting is at its own sensor, so each is exactly one hit (never suppressed), and is
 keyed by that sensor, so they spread over the partitions.
@@ -31,12 +31,11 @@ def mac_sighting(sensor: str, device_id: str = WATCHED_MAC) -> dict:
 
 
 class SightingStream:
-    """A thread sending `burst` sightings of WATCHED_MAC every `every_s`, at sensors prefix-0,
-    -1, ... (a burst puts several hits in one worker batch). The producer buffers what the
-    broker cannot take yet (a frozen broker, say)."""
+    """A thread sending a sighting of WATCHED_MAC every `every_s`, at sensors prefix-0, -1, ...
+    The producer buffers what the broker cannot take yet (a frozen broker, say)."""
 
-    def __init__(self, d: Deployment, prefix: str, every_s: float, burst: int = 1) -> None:
-        self._d, self._prefix, self._every_s, self._burst = d, prefix, every_s, burst
+    def __init__(self, d: Deployment, prefix: str, every_s: float) -> None:
+        self._d, self._prefix, self._every_s = d, prefix, every_s
         self._sent: list[tuple[str, object]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -44,12 +43,11 @@ class SightingStream:
     def _run(self) -> None:
         i = 0
         while not self._stop.is_set():
-            for _ in range(self._burst):
-                sensor = f"{self._prefix}-{i}"
-                fut = self._d.producer.send(self._d.topics.sensing,
-                                            value=dumps(mac_sighting(sensor)), key=sensor.encode())
-                self._sent.append((sensor, fut))
-                i += 1
+            sensor = f"{self._prefix}-{i}"
+            fut = self._d.producer.send(self._d.topics.sensing, value=dumps(mac_sighting(sensor)),
+                                        key=sensor.encode())
+            self._sent.append((sensor, fut))
+            i += 1
             time.sleep(self._every_s)
 
     def start(self) -> None:
