@@ -33,8 +33,12 @@ class WorkerContext:
     # worker whose audit agent owns that partition.
     entry_partitions: dict[str, int] = field(default_factory=dict)
     suppression: Suppression = field(default_factory=lambda: Suppression(0))
-    # Set once the hits of the look-back period have been read into `suppression`.
+    # Set once the hits of the look-back period have been read into `suppression`; unset
+    # again at each partition assignment until the hits written up to then have been read
+    # (agents/suppression.py).
     suppression_loaded: asyncio.Event = field(default_factory=asyncio.Event)
+    # Asks the hits reader to catch up with the hits topic's end as it is now.
+    suppression_resync: asyncio.Event = field(default_factory=asyncio.Event)
     # Where the fault tests make this worker kill itself (agents/faults.py); none by default.
     crash: CrashPoint = field(default_factory=lambda: CrashPoint(None))
     # Output topics, bound to the Faust app when it is created.

@@ -109,8 +109,10 @@ def _register(app: faust.App, ctx: WorkerContext, short: str, source: str, decod
         await ctx.watchlist_loaded.wait()
         await ctx.suppression_loaded.wait()
         async for events in stream.take_events(w.batch_max_messages, within=w.batch_within_s):
-            # Unset again while the watchlist is re-read after the broker lost its data.
+            # Unset again while the watchlist is re-read after the broker lost its data, and
+            # while the hits are caught up with after a partition assignment.
             await ctx.watchlist_loaded.wait()
+            await ctx.suppression_loaded.wait()
             started = time.perf_counter()
             outgoing = process_messages(events, source, decode, find_hits, ctx)
             await ctx.crash.deliver(outgoing, ctx.hits_topic, w.send_retries)

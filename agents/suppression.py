@@ -4,6 +4,12 @@ A group-less consumer reads all partitions of the hits topic from `suppression_l
 back (by Kafka timestamp) and records each hit; the record agents wait until it has
 caught up with the end offsets seen at start, so a restarted worker suppresses exactly as
 the one before it did. Hits are few, so every worker reading all of them costs little.
+
+The same holds at every partition assignment: records handed over by a rebalance may
+have been matched by their previous owner already (its last batch before the handover,
+say). Their hits are on the topic by then, because a batch is acknowledged only after
+its hits, so the record agents wait again until the hits written up to the assignment
+have been read: a record matched twice is suppressed the second time, not hit twice.
 """
 
 from __future__ import annotations
@@ -39,6 +45,13 @@ async def _seek_lookback(consumer: AIOKafkaConsumer, tps: list[TopicPartition],
         consumer.seek(tp, at.offset if at is not None else ends[tp])
 
 
+async def _behind(consumer: AIOKafkaConsumer, tps: list[TopicPartition]
+                  ) -> dict[TopicPartition, int]:
+    """The partitions whose end is past the consumer's position, with that end."""
+    ends = await consumer.end_offsets(tps)
+    return {tp: end for tp, end in ends.items() if await consumer.position(tp) < end}
+
+
 async def _follow_hits(ctx: WorkerContext) -> None:
     topic = ctx.topics.hits
     alerts = ctx.settings.alerts
@@ -55,13 +68,17 @@ async def _follow_hits(ctx: WorkerContext) -> None:
         consumer.assign(tps)
         now = time.time_ns() // 1_000_000
         await _seek_lookback(consumer, tps, now - alerts.suppression_lookback_s * 1000)
-        ends = await consumer.end_offsets(tps)
-        pending = {tp: end for tp, end in ends.items() if await consumer.position(tp) < end}
+        pending = await _behind(consumer, tps)
         next_prune = time.monotonic()
         while True:
+            if ctx.suppression_resync.is_set():
+                ctx.suppression_resync.clear()
+                pending = await _behind(consumer, tps)
             if not pending:
                 ctx.suppression_loaded.set()
-            batches = await consumer.getmany(timeout_ms=500, max_records=5000)
+            # Short polls: a record agent waiting on a resync waits at most one of them.
+            batches = await consumer.getmany(timeout_ms=ctx.settings.kafka.fetch_max_wait_ms,
+                                             max_records=5000)
             for records in batches.values():
                 for rec in records:
                     try:
@@ -81,7 +98,13 @@ async def _follow_hits(ctx: WorkerContext) -> None:
 
 
 def register_suppression(app: faust.App, ctx: WorkerContext) -> None:
-    """Register the task that follows the hits topic into the suppression state."""
+    """Register the task that follows the hits topic into the suppression state, and the
+    catch-up at each partition assignment."""
+
+    @app.on_partitions_assigned.connect
+    async def catch_up_with_hits(_app: faust.App, assigned: set, **_kwargs) -> None:
+        ctx.suppression_loaded.clear()
+        ctx.suppression_resync.set()
 
     @app.task
     async def follow_hits() -> None:
