@@ -27,7 +27,6 @@ from streams.clients import needs_one_record_per_batch
 # and each time what was not committed is read again.
 TRAFFIC = {"sensing_binary": (1_500, 100), "plates": (200, 20), "checkins": (100, 10)}
 SPEC = TrafficSpec(watchlist_size=1_000, hit_rate=0.01, devices=20_000)
-POOL_S = 30  # seconds of traffic built ahead, then re-sent with new timestamps
 LATE_HIT_GRACE_S = 1.0
 
 
@@ -88,8 +87,10 @@ class CheckedTraffic:
             fut.get(timeout=30)
 
     def _run(self) -> None:
+        # Built for the whole run: a pool re-sent within the suppression window would plant
+        # no new hits, and a crash point waits for a batch with a hit.
         plans = [StreamPlan(stream, rate, list(self._gen.messages(
-            stream, int(POOL_S * rate / batch), batch, rate)))
+            stream, int(self._duration_s * rate / batch) + 1, batch, rate)))
             for stream, (rate, batch) in TRAFFIC.items()]
         self._sent.extend(asyncio.run(_send(self._d, plans, self._duration_s)))
 

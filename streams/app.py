@@ -69,8 +69,11 @@ def create_app(ctx: WorkerContext) -> faust.App:
 
     @app.page("/readyz")
     async def readyz(self, request):
-        ready = ctx.watchlist_loaded.is_set()
-        body = {"ready": ready, "watchlist_entries": len(ctx.watchlist)}
+        # Matching waits for both: the watchlist read, and the recent hits read for
+        # suppression (again briefly after each partition assignment).
+        hits = ctx.suppression_loaded.is_set()
+        ready = ctx.watchlist_loaded.is_set() and hits
+        body = {"ready": ready, "watchlist_entries": len(ctx.watchlist), "hits_caught_up": hits}
         return self.json(body, status=200 if ready else 503)
 
     @app.page("/metrics")
