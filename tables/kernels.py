@@ -69,6 +69,39 @@ def prefetch(typingctx, arr, idx):
     return sig, codegen
 
 
+@intrinsic
+def line_masks(typingctx, table, base, tag):
+    """(tags, empties) of the LINE_WORDS words of table from `base` on: bit j of tags is set
+    when word j's high 32 bits equal `tag`, bit j of empties when word j is 0. One vector
+    load and two vector compares (numba leaves the plain loop over the words scalar)."""
+    sig = types.UniTuple(types.uint64, 2)(table, base, tag)
+
+    def codegen(context, builder, signature, args):
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        index = context.cast(builder, args[1], signature.args[1], types.intp)
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [index], wraparound=False)
+        i64 = ir.IntType(64)
+        vecty = ir.VectorType(i64, LINE_WORDS)
+        words = builder.load(builder.bitcast(ptr, vecty.as_pointer()), align=8)
+        tag = context.cast(builder, args[2], signature.args[2], types.uint64)
+        tags = builder.shuffle_vector(builder.insert_element(ir.Constant(vecty, None), tag,
+                                                             ir.Constant(ir.IntType(32), 0)),
+                                      ir.Constant(vecty, None),
+                                      ir.Constant(ir.VectorType(ir.IntType(32), LINE_WORDS),
+                                                  [0] * LINE_WORDS))
+        high = builder.lshr(words, ir.Constant(vecty, [32] * LINE_WORDS))
+
+        def bits(flags):
+            return builder.zext(builder.bitcast(flags, ir.IntType(LINE_WORDS)), i64)
+
+        return context.make_tuple(builder, signature.return_type, [
+            bits(builder.icmp_unsigned("==", high, tags)),
+            bits(builder.icmp_unsigned("==", words, ir.Constant(vecty, [0] * LINE_WORDS)))])
+
+    return sig, codegen
+
+
 @njit(inline="always")
 def _rotl(x, b):
     return (x << uint64(b)) | (x >> uint64(64 - b))
@@ -415,14 +448,8 @@ def scan_line(table, h):
     ONE (a free word and exactly one word of h's tag: `word`, the only possible match) or
     WALK (anything else: walk the lines).
     """
-    tag = tag_of(h)
     base = home_line(h, table)
-    tags = uint64(0)
-    empties = uint64(0)
-    for j in range(LINE_WORDS):
-        v = table[base + uint64(j)]
-        tags |= uint64((v >> uint64(32)) == tag) << uint64(j)
-        empties |= uint64(v == 0) << uint64(j)
+    tags, empties = line_masks(table, base, tag_of(h))
     has_free = uint64(empties != 0)
     one = has_free & uint64(tags != 0) & uint64((tags & (tags - uint64(1))) == 0)
     miss = has_free & uint64(tags == 0)
