@@ -1,9 +1,10 @@
 """WatchlistIndex: the in-memory matching structure, hashed keys in numba arrays.
 
 Why this shape (measured with `vigil loadtest index-bench`; the numbers are in README):
-- Linear probing over one flat array of 8-byte words (hash tag + entry slot), at most half
-  full: a probe usually settles within its home cache line, so a miss costs one line and a
-  hit one more (the entry's metadata row). The whole batch goes through one numba call in
+- Linear probing by cache line over one flat array of 8-byte words (hash tag + entry
+  slot), at most half full: a probe compares its tag with the 8 words of its home line at
+  once and nearly always settles there, so a miss costs one line and a hit one more (the
+  entry's metadata row). The whole batch goes through one numba call in
   passes that prefetch ahead, so the DRAM misses of many rows overlap and no Python runs
   per record.
 - The table holds SipHash-2-4 values under a secret, not identifiers. A hash hit is

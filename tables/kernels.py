@@ -9,10 +9,13 @@ Layout (see `WatchlistIndex` for why):
 - the table hash of a key in a key space is SipHash-2-4 (a keyed PRF: the table holds no
   recoverable identifier without the secret) of its words, zero padded to at least
   HASHED_WORDS, with the key space folded into the second key half;
-- the table is linear probing over uint64 words, 0 = empty: the hash's high 32 bits (its
-  tag; the home position holds the low bits) | a DUP flag | the entry's slot. Several entries
-  may share a tag (the same key on two lists, or a collision), so a word whose tag recurs
-  later in its cluster is flagged DUP and a probe that meets it walks the cluster;
+- the table is uint64 words, 0 = empty, in buckets of one cache line (LINE_WORDS words):
+  the hash's high 32 bits (its tag; the low bits choose the home line) | the entry's slot.
+  Linear probing by line: an entry sits in the first line from its home on with a free
+  word, so every line between an entry's home and its own line is full. A probe thus
+  compares its tag with the 8 words of its home line at once, and when that line has a free
+  word, the words of its tag there are all its candidates (several entries may share a tag:
+  the same key on two lists, or a collision); only behind a full line does it walk on;
 - per entry slot, `meta[slot] = (expires_at, ref, key words...)` with ref = arena word
   offset << 16 | word count << 8 | key space; keys of at most INLINE_WORDS words sit in the
   row itself, longer ones in `arena`.
@@ -29,17 +32,14 @@ from numba.extending import intrinsic
 
 NEVER_EXPIRES = np.uint64(np.iinfo(np.int64).max)
 SLOT_BITS = np.uint64((1 << 31) - 1)
-DUP = np.uint64(1 << 31)
 MAX_SLOTS = 1 << 31
-# Table words per 64-byte cache line: a probe looks at its home line without branching.
+# Table words per 64-byte cache line, the bucket a probe looks at without branching.
 LINE_WORDS = 8
-# Words a probe looks at from its home position (within its line) before it walks.
-WINDOW = 4
 # How many rows ahead a matching pass prefetches (enough to cover a DRAM miss).
 AHEAD = 64
 # Rows per block of `match_keys`: its scratch arrays (6 x 128 KB) stay in the L2 cache.
 BLOCK = 16384
-# States of a probe after its home line (see `scan_line`).
+# States of a probe after its home line (see `scan_line`); 0 is a miss.
 ONE = np.uint64(1)
 WALK = np.uint64(2)
 # A key is hashed as at least this many words, so most keys hash in one straight-line path.
@@ -65,6 +65,39 @@ def prefetch(typingctx, arr, idx):
         fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0i8")
         builder.call(fn, [builder.bitcast(ptr, i8p), i32(0), i32(3), i32(1)])
         return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def line_masks(typingctx, table, base, tag):
+    """(tags, empties) of the LINE_WORDS words of table from `base` on: bit j of tags is set
+    when word j's high 32 bits equal `tag`, bit j of empties when word j is 0. One vector
+    load and two vector compares (numba leaves the plain loop over the words scalar)."""
+    sig = types.UniTuple(types.uint64, 2)(table, base, tag)
+
+    def codegen(context, builder, signature, args):
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        index = context.cast(builder, args[1], signature.args[1], types.intp)
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [index], wraparound=False)
+        i64 = ir.IntType(64)
+        vecty = ir.VectorType(i64, LINE_WORDS)
+        words = builder.load(builder.bitcast(ptr, vecty.as_pointer()), align=8)
+        tag = context.cast(builder, args[2], signature.args[2], types.uint64)
+        tags = builder.shuffle_vector(builder.insert_element(ir.Constant(vecty, None), tag,
+                                                             ir.Constant(ir.IntType(32), 0)),
+                                      ir.Constant(vecty, None),
+                                      ir.Constant(ir.VectorType(ir.IntType(32), LINE_WORDS),
+                                                  [0] * LINE_WORDS))
+        high = builder.lshr(words, ir.Constant(vecty, [32] * LINE_WORDS))
+
+        def bits(flags):
+            return builder.zext(builder.bitcast(flags, ir.IntType(LINE_WORDS)), i64)
+
+        return context.make_tuple(builder, signature.return_type, [
+            bits(builder.icmp_unsigned("==", high, tags)),
+            bits(builder.icmp_unsigned("==", words, ir.Constant(vecty, [0] * LINE_WORDS)))])
 
     return sig, codegen
 
@@ -211,27 +244,42 @@ def hash_rows(k0, k1, hash_mask, spaces, words, start, stop, w0, w1, out):
 
 @njit(inline="always")
 def tag_of(h):
-    """The hash bits a table word keeps (the home position holds the low bits); never 0."""
+    """The hash bits a table word keeps (the home line holds the low bits); never 0."""
     return (h >> uint64(32)) | uint64(1)
 
 
 @njit(inline="always")
-def table_word(h, slot, dup):
-    return (tag_of(h) << uint64(32)) | (uint64(dup) << uint64(31)) | uint64(slot)
+def home_line(h, table):
+    """Index of the first word of h's home line (the table is a power of two of lines)."""
+    return (h & uint64(table.shape[0] // LINE_WORDS - 1)) * uint64(LINE_WORDS)
+
+
+@njit(inline="always")
+def next_line(base, table):
+    """Index of the first word of the line after the one at `base`, cyclically."""
+    return (base + uint64(LINE_WORDS)) & uint64(table.shape[0] - 1)
+
+
+@njit(inline="always")
+def line_has_free_word(table, base):
+    """Tell whether the line at `base` holds an empty word."""
+    free = False
+    for j in range(LINE_WORDS):
+        free |= table[base + j] == 0
+    return free
 
 
 @njit(nogil=True, cache=True)
 def table_insert(table, h, slot):
-    """Put entry `slot` of hash h at the first empty position of h's cluster, flagging earlier
-    words of the same tag as DUP (a probe that meets one must walk on). Needs a free position."""
-    mask = uint64(table.shape[0] - 1)
-    tag = tag_of(h)
-    pos = h & mask
-    while table[pos] != 0:
-        if (table[pos] >> uint64(32)) == tag:
-            table[pos] |= DUP
-        pos = (pos + uint64(1)) & mask
-    table[pos] = table_word(h, slot, 0)
+    """Put entry `slot` of hash h in the first free word of the first line from h's home line
+    on that has one. Needs a free word in the table."""
+    base = home_line(h, table)
+    while True:
+        for j in range(LINE_WORDS):
+            if table[base + j] == 0:
+                table[base + j] = (tag_of(h) << uint64(32)) | uint64(slot)
+                return
+        base = next_line(base, table)
 
 
 @njit(nogil=True, cache=True)
@@ -263,28 +311,61 @@ def entry_hashes(k0, k1, hash_mask, meta, arena, slots, out):
 
 @njit(nogil=True, cache=True)
 def table_delete(k0, k1, hash_mask, table, meta, arena, h, slot):
-    """Remove entry `slot` (hash h) with backward-shift deletion: no tombstones, so probes
-    stay short. The home of each word moved is recomputed from its entry's key (the table
-    keeps only part of the hash). Return False when the entry is not in the table."""
-    mask = uint64(table.shape[0] - 1)
-    pos = h & mask
+    """Remove entry `slot` (hash h) with backward-shift deletion by line: no tombstones, so
+    probes stay short. Return False when the entry is not in the table."""
+    base = home_line(h, table)
     while True:
-        if table[pos] == 0:
+        for j in range(LINE_WORDS):
+            v = table[base + uint64(j)]
+            if v != 0 and (v & SLOT_BITS) == slot:
+                table[base + uint64(j)] = 0
+                _refill(k0, k1, hash_mask, table, meta, arena, base + uint64(j))
+                return True
+        if line_has_free_word(table, base):
             return False
-        if (table[pos] & SLOT_BITS) == slot:
-            break
-        pos = (pos + uint64(1)) & mask
-    hole = pos
-    nxt = (hole + uint64(1)) & mask
-    while table[nxt] != 0:
-        home = entry_hash(k0, k1, hash_mask, meta, arena, table[nxt] & SLOT_BITS) & mask
-        # Move the word back when its home is not in (hole, nxt], cyclically.
-        if ((nxt - home) & mask) >= ((nxt - hole) & mask):
-            table[hole] = table[nxt]
-            hole = nxt
-        nxt = (nxt + uint64(1)) & mask
-    table[hole] = 0
-    return True
+        base = next_line(base, table)
+
+
+@njit(inline="always")
+def _refill(k0, k1, hash_mask, table, meta, arena, hole):
+    """Keep every line between an entry's home and its own line full after word `hole` was
+    emptied. While the hole's line was full, an entry of a later line may have probed past
+    it: the first such one moves into the hole, and the hole it leaves is filled in turn.
+    The home of a word is recomputed from its entry's key (the table keeps only the tag)."""
+    while True:
+        hole_base = hole & ~uint64(LINE_WORDS - 1)
+        free = 0
+        for j in range(LINE_WORDS):
+            free += table[hole_base + uint64(j)] == 0
+        if free > 1:
+            return  # the line had a free word before: no entry probed past it
+        hole_line = hole_base // uint64(LINE_WORDS)
+        base = next_line(hole_base, table)
+        j = _word_past(k0, k1, hash_mask, table, meta, arena, base, hole_line)
+        while j == LINE_WORDS:
+            if line_has_free_word(table, base):
+                return  # no entry behind a line with a free word probed past it
+            base = next_line(base, table)
+            j = _word_past(k0, k1, hash_mask, table, meta, arena, base, hole_line)
+        mover = base + uint64(j)
+        table[hole] = table[mover]
+        table[mover] = 0
+        hole = mover
+
+
+@njit(inline="always")
+def _word_past(k0, k1, hash_mask, table, meta, arena, base, hole_line):
+    """Index within the line at `base` of its first word whose entry probed past line
+    `hole_line` (that line is in [home line, this line) cyclically); LINE_WORDS if none."""
+    lmask = uint64(table.shape[0] // LINE_WORDS - 1)
+    line = base // uint64(LINE_WORDS)
+    for j in range(LINE_WORDS):
+        v = table[base + uint64(j)]
+        if v != 0:
+            home = entry_hash(k0, k1, hash_mask, meta, arena, v & SLOT_BITS) & lmask
+            if ((hole_line - home) & lmask) < ((line - home) & lmask):
+                return j
+    return LINE_WORDS
 
 
 @njit(nogil=True, cache=True)
@@ -359,55 +440,43 @@ def confirm(meta, arena, slot, space, words, row, nwords):
 
 
 @njit(inline="always")
-def scan_line(table, h, mask):
-    """Look for hash h in the WINDOW words from its home position (cut at the end of the home
-    cache line), without branching on what they hold (unpredictable branches there cost more
-    than the memory).
+def scan_line(table, h):
+    """Compare h's tag with every word of its home line, without branching on what they hold
+    (unpredictable branches there cost more than the memory).
 
-    Return (state, word): state MISS (an empty position ends the cluster first), ONE (exactly
-    one word of h's tag before the cluster or the window ends, not flagged DUP: `word`, the
-    only possible match) or WALK (anything else: walk the cluster).
+    Return (state, word): state 0 (a miss: the line has a free word and no word of h's tag),
+    ONE (a free word and exactly one word of h's tag: `word`, the only possible match) or
+    WALK (anything else: walk the lines).
     """
-    tag = tag_of(h)
-    home = h & mask
-    last = home | uint64(LINE_WORDS - 1)  # the line's last position
-    tags = uint64(0)
-    empties = uint64(0)
-    for j in range(WINDOW):
-        v = table[min(home + uint64(j), last)]
-        tags |= uint64((v >> uint64(32)) == tag) << uint64(j)
-        empties |= uint64(v == 0) << uint64(j)
-    # The window ends at WINDOW words or at the line's end, whichever comes first.
-    window_end = uint64(1) << min(uint64(WINDOW), last - home + uint64(1))
-    ends = empties | window_end
-    first_end = ends & (~ends + uint64(1))
-    before = tags & (first_end - uint64(1))
-    at = trailing_zeros(before | first_end)
-    word = table[min(home + at, last)]
-    one = uint64(before != 0) & uint64((before & (before - uint64(1))) == 0) \
-        & uint64((word & DUP) == 0)
-    walk = (uint64(1) - one) & (uint64(before != 0) | uint64(first_end == window_end))
-    return one * ONE + walk * WALK, word
+    base = home_line(h, table)
+    tags, empties = line_masks(table, base, tag_of(h))
+    has_free = uint64(empties != 0)
+    one = has_free & uint64(tags != 0) & uint64((tags & (tags - uint64(1))) == 0)
+    miss = has_free & uint64(tags == 0)
+    word = table[base + trailing_zeros(tags | uint64(1 << (LINE_WORDS - 1)))]
+    return one * ONE + (uint64(1) - one - miss) * WALK, word
 
 
 @njit(inline="always")
-def walk_cluster(table, meta, arena, mask, h, space, words, r, nwords, now_ms, rows, slots,
-                 found):
-    """Confirm every word of h's tag from h's home to the cluster's end; append the live
-    matches to rows/slots (while they fit) and return the new count."""
+def walk_lines(table, meta, arena, h, space, words, r, nwords, now_ms, rows, slots, found):
+    """Confirm every word of h's tag from h's home line to the first line with a free word;
+    append the live matches to rows/slots (while they fit) and return the new count."""
     cap = rows.shape[0]
     tag = tag_of(h)
-    pos = h & mask
-    while table[pos] != 0:
-        if (table[pos] >> uint64(32)) == tag:
-            slot = table[pos] & SLOT_BITS
-            if meta[slot, 0] > now_ms and confirm(meta, arena, slot, space, words, r, nwords):
-                if found < cap:
-                    rows[found] = r
-                    slots[found] = slot
-                found += 1
-        pos = (pos + uint64(1)) & mask
-    return found
+    base = home_line(h, table)
+    while True:
+        for j in range(LINE_WORDS):
+            v = table[base + j]
+            if v != 0 and (v >> uint64(32)) == tag:
+                slot = v & SLOT_BITS
+                if meta[slot, 0] > now_ms and confirm(meta, arena, slot, space, words, r, nwords):
+                    if found < cap:
+                        rows[found] = r
+                        slots[found] = slot
+                    found += 1
+        if line_has_free_word(table, base):
+            return found
+        base = next_line(base, table)
 
 
 @njit(nogil=True, cache=True)
@@ -451,9 +520,8 @@ def match_keys(k0, k1, hash_mask, table, meta, arena, spaces, words, now_ms, out
             for j in range(nwalk):
                 r = walk_rows[j]
                 _, nw = key_length(words, r)
-                nslow = walk_cluster(table, meta, arena, uint64(table.shape[0] - 1),
-                                     hashes[r - start], spaces[r], words, r, nw, now_ms,
-                                     slow_rows, slow_slots, nslow)
+                nslow = walk_lines(table, meta, arena, hashes[r - start], spaces[r], words,
+                                   r, nw, now_ms, slow_rows, slow_slots, nslow)
             if nslow <= slow_rows.shape[0]:
                 break
             slow_rows = np.empty(2 * nslow, np.int64)
@@ -467,16 +535,15 @@ def match_keys(k0, k1, hash_mask, table, meta, arena, spaces, words, now_ms, out
 def _scan_block(table, hashes, words, start, stop, cand_rows, cand_slots, walk_rows):
     """Look in the home line of rows start..stop: the rows with a single candidate go to
     cand_rows/cand_slots, the rows that need a cluster walk to walk_rows; return both counts."""
-    mask = uint64(table.shape[0] - 1)
     m = stop - start
     ncand = 0
     nwalk = 0
     for i in range(min(AHEAD, m)):
-        prefetch(table, hashes[i] & mask)
+        prefetch(table, home_line(hashes[i], table))
     for i in range(m):
         if i + AHEAD < m:
-            prefetch(table, hashes[i + AHEAD] & mask)
-        state, word = scan_line(table, hashes[i], mask)
+            prefetch(table, home_line(hashes[i + AHEAD], table))
+        state, word = scan_line(table, hashes[i])
         r = start + i
         if words.shape[1] > INLINE_WORDS:
             # A key longer than INLINE_WORDS is confirmed against the arena, on the walk.

@@ -60,6 +60,28 @@ def test_index_matches_like_the_reference(ops, probes, bits, width) -> None:
     assert len(index) == len(ref._entries)
 
 
+@settings(max_examples=40, deadline=None)
+@given(ops=st.lists(st.tuples(st.booleans(), st.integers(0, 59)), min_size=20, max_size=200),
+       bits=st.sampled_from([1, 2, 3]))
+def test_crowded_lines_keep_every_entry_findable(ops, bits) -> None:
+    """A hash of a few bits crowds up to 60 entries into 1 to 7 neighbouring table lines, so
+    entries overflow past full lines and a deletion must move later ones back: after every
+    upsert or delete, each entry is still found, and no deleted one is."""
+    index, ref = WatchlistIndex(b"secret", hash_bits=bits), ReferenceIndex()
+    probes = [(1, f"k{n}".encode()) for n in range(60)]
+    probe_words = key_words([k for _, k in probes])
+    for upsert, n in ops:
+        if upsert:
+            index.upsert(f"W-{n}", 1, f"k{n}".encode(), NOW + 1)
+            ref.upsert(f"W-{n}", 1, f"k{n}".encode(), NOW + 1)
+        else:
+            assert index.delete(f"W-{n}") == (f"W-{n}" in ref._entries)
+            ref.delete(f"W-{n}")
+        rows, slots = index.match(np.ones(len(probes), np.uint8), probe_words, NOW)
+        got = sorted((int(r), index.entry_id(int(s))) for r, s in zip(rows, slots, strict=True))
+        assert got == ref.match(probes, NOW)
+
+
 @settings(max_examples=30, deadline=None)
 @given(n=st.integers(1, 3000), seed=st.integers(0, 2**32 - 1))
 def test_bulk_build_then_updates_match_the_reference(n: int, seed: int) -> None:
