@@ -169,7 +169,11 @@ def summarize(m: Measurement, command: str) -> dict[str, Any]:
     in_run = [s for s in m.samples if m.started_ms <= s.t_ms]
     cpu_s = in_run[-1].cpu_s - in_run[0].cpu_s if len(in_run) > 1 else 0.0
     span_s = (in_run[-1].t_ms - in_run[0].t_ms) / 1000 if len(in_run) > 1 else 0.0
+    last = m.samples[-1].counters if m.samples else {}
     result.update(
+        # Hits the workers counted as sent, against those read back: tells a hit never
+        # produced from one lost between worker and reader (a restart counts again).
+        worker_hits_counted=sum(v for k, v in last.items() if k.startswith("hits/")),
         worker_max_rss_bytes=max((s.rss_bytes for s in m.samples), default=0),
         worker_cpu_s=round(cpu_s, 2),
         worker_cpu_percent_mean=round(cpu_s / span_s * 100, 1) if span_s else None,
@@ -243,7 +247,8 @@ def markdown(result: dict[str, Any], results_dir: Path) -> str:
               f"Worker: {result['worker_cpu_s']:.1f} CPU s ({cpu if cpu is not None else '-'} % "
               f"of one core on average), max RSS {result['worker_max_rss_bytes'] / 2**20:,.0f} "
               f"MiB, ready {result['worker_ready_s']:.1f} s after start. "
-              f"Caught up: {'yes' if result['caught_up'] else 'NO'}. Broker ack p99 (send to "
+              f"Caught up: {'yes' if result['caught_up'] else 'NO'}. Hits the worker(s) "
+              f"counted as sent: {result['worker_hits_counted']:,.0f}. Broker ack p99 (send to "
               f"ack, the part of latency before the worker): {_fmt_s(result['broker_ack_p99_s'])}."]
     if result["baseline_records_per_s"] is not None:
         ratio = result["binary_to_baseline_ratio"]

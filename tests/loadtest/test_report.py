@@ -101,3 +101,13 @@ def test_a_surge_run_adds_its_phases_and_fails_when_the_lag_has_not_drained(
 
 def test_without_a_surge_the_result_has_no_surge_figures() -> None:
     assert "surge" not in summarize(_measurement(), "vigil loadtest bench --quick")
+
+
+def test_hits_the_worker_counted_come_from_its_last_sample(tmp_path: Path) -> None:
+    m = _measurement()
+    last = m.samples[-1]
+    m.samples[-1] = replace(last, counters={**last.counters, "hits/sensing": 2.0,
+                                            "hits/plate": 1.0})
+    r = summarize(m, "bench")
+    assert r["worker_hits_counted"] == 3.0
+    assert "counted as sent: 3." in markdown(r, tmp_path)
