@@ -55,12 +55,14 @@ def surge_figures(rows: list[dict], latencies: list[tuple[float, float]], surge:
 
     `rows` is the run's timeline (`loadtest.report.timeline`); `latencies` holds, per hit
     expected and read back, (observed time in seconds since the traffic started, latency
-    in seconds). "Before" starts once the worker first caught up with the traffic (it joins
-    its consumer group a few seconds into the run), so start-up does not count as overload.
+    in seconds). "Before" starts once the worker, having taken in records, first caught up
+    with the traffic (it joins its consumer group a few seconds into the run, and the lag
+    before that is start-up, not overload).
     """
     threshold = normal_records_per_s * DRAINED_LAG_S
     settled_at = next((r["t_s"] for r in rows
-                       if r["t_s"] < surge.at_s and r["lag_records"] <= threshold), None)
+                       if r["t_s"] < surge.at_s and r["processed_records_per_s"] > 0
+                       and r["lag_records"] <= threshold), None)
     bounds = {"before": (settled_at if settled_at is not None else 0.0, surge.at_s),
               "during": (surge.at_s, surge.end_s), "after": (surge.end_s, float("inf"))}
     phases = {name: _phase(rows, latencies, *bounds[name], duration_s) for name in PHASES}

@@ -19,8 +19,8 @@ def _rows() -> list[dict]:
     rows = []
     for i in range(1, 91):  # every 0.5 s up to 45 s; traffic until 40 s
         t = i / 2
-        if t < 2:  # the worker has not joined its group yet
-            rows.append(_row(t, 5000 + 2000 * t, 100, NORMAL, 0))
+        if t < 2:  # the worker has not joined its group yet: a lag, small at first
+            rows.append(_row(t, 500 * t, 100, NORMAL, 0))
         elif t < 10:
             rows.append(_row(t, 200, 100, NORMAL, NORMAL))
         elif t < 20:  # the surge: 4,000 sent, 2,000 taken in a second
@@ -41,7 +41,8 @@ def _latencies() -> list[tuple[float, float]]:
 def test_each_phase_gets_its_rows_and_hits() -> None:
     s = surge_figures(_rows(), _latencies(), SURGE, duration_s=40.0, normal_records_per_s=NORMAL)
     assert (s["factor"], s["surge_records_per_s"], s["drained_lag_records"]) == (4, 4000.0, 1000.0)
-    # Start-up lag (the first 2 s) is not "before the surge": that starts once caught up.
+    # Start-up (the first 2 s, nothing taken in yet) is not "before the surge", even with a
+    # small lag: that starts once the worker has taken records in and caught up.
     assert s["settled_at_s"] == 2.0 and s["before"]["from_s"] == 2.0
     assert s["before"]["peak_lag_records"] == 200.0
     assert s["during"]["peak_lag_records"] == 200 + 2000 * 9.5
