@@ -94,6 +94,9 @@ class WorkerSettings:
     batch_max_messages: int = _check(lambda v: 1 <= v <= 100_000, "an integer 1-100000")
     batch_within_s: float = _check(lambda v: 0 < v <= 10, "a number of seconds, above 0, up to 10")
     max_message_bytes: int = _check(lambda v: 1024 <= v <= 1 << 30, "an integer 1024-1073741824")
+    stream_buffer_messages: int = _check(lambda v: 1 <= v <= 1_000_000, "an integer 1-1000000")
+    fetch_partition_bytes: int = _check(lambda v: 1024 <= v <= 1 << 30,
+                                        "an integer 1024-1073741824")
     send_retries: int = _check(lambda v: 0 <= v <= 100, "an integer 0-100")
     lag_interval_s: float = _check(lambda v: 0.1 <= v <= 300, "a number of seconds, 0.1-300")
     log_level: str = _check(

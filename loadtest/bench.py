@@ -136,8 +136,8 @@ async def _timed_phase(d: Deployment, plans: list[StreamPlan], cfg: BenchConfig,
         await asyncio.sleep(SAMPLE_EVERY_S)  # a first sample before any traffic
         started = wall_ms()
         tasks.append(asyncio.create_task(join_later()))
-        sent = list(await asyncio.gather(*(send_plan(producer, d.topics, p, cfg.duration_s)
-                                           for p in plans)))
+        sent = list(await asyncio.gather(*(send_plan(producer, d.topics, p, cfg.duration_s,
+                                                     cfg.surge) for p in plans)))
         finished = wall_ms()
         expected = {h.hit_id for h in suppress(
             [h for s in sent for h in s.expected], cfg.suppress_seconds * 1000)}

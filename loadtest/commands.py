@@ -1,4 +1,5 @@
-"""The `vigil loadtest record | replay | bench` commands: arguments in, the tools called."""
+"""The `vigil loadtest record | replay | bench | overload` commands: arguments in, the tools
+called."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import time
 from pathlib import Path
 
 from config.settings import Settings
+from loadtest.benchconfig import BenchConfig
 from loadtest.progress import ProgressLine
 from loadtest.recording import RECORDED_TOPICS
 from loadtest.traffic import STREAMS
@@ -49,13 +51,16 @@ def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
 
 _BENCH_OPTIONS = ("quick", "duration", "json", "results", *(f"rate_{s}" for s in STREAMS),
                   "seed", "watchlist_size", "hit_rate", "malformed_share", "ocr_noise_rate",
-                  "repeat_share", "no_baseline", "pool_seconds", "workers", "join_at")
+                  "repeat_share", "no_baseline", "pool_seconds", "workers", "join_at",
+                  "surge", "surge_at", "surge_for")
+_OVERLOAD_OPTIONS = ("rate", "factor", "duration", "surge_at", "surge_for", "seed", "json",
+                     "results")
 
 
-def _command_line(args: argparse.Namespace) -> str:
-    """Return the bench command as given (the options that were set), for the report."""
-    parts = ["vigil loadtest bench"]
-    for name in _BENCH_OPTIONS:
+def _command_line(args: argparse.Namespace, command: str, options: tuple[str, ...]) -> str:
+    """Return the command as given (the options that were set), for the report."""
+    parts = [f"vigil loadtest {command}"]
+    for name in options:
         value = getattr(args, name)
         flag = "--" + name.replace("_", "-")
         if value is True:
@@ -68,12 +73,29 @@ def _command_line(args: argparse.Namespace) -> str:
 
 def cmd_bench(settings: Settings, args: argparse.Namespace) -> int:
     """Run the benchmark; write JSON, PNG and markdown; exit 1 when the run failed."""
-    from loadtest.bench import run_bench
     from loadtest.benchconfig import config_from_args
+
+    cfg = config_from_args(args, settings.alerts.suppress_seconds)
+    return _run_and_report(settings, cfg, args, _command_line(args, "bench", _BENCH_OPTIONS))
+
+
+def cmd_overload(settings: Settings, args: argparse.Namespace) -> int:
+    """Run the bench's overload preset; exit 1 when a hit was missed or the lag never
+    drained."""
+    from loadtest.benchconfig import overload_config
+
+    cfg = overload_config(args)
+    return _run_and_report(settings, cfg, args,
+                           _command_line(args, "overload", _OVERLOAD_OPTIONS))
+
+
+def _run_and_report(settings: Settings, cfg: BenchConfig, args: argparse.Namespace,
+                    command: str) -> int:
+    """Run a bench as configured; write JSON, PNG and markdown; return the exit status."""
+    from loadtest.bench import run_bench
     from loadtest.report import markdown, plot, summarize
     from schemas.json import dumps
 
-    cfg = config_from_args(args, settings.alerts.suppress_seconds)
     results = Path(args.results) / time.strftime("bench-%Y%m%d-%H%M%S")
     # SIGTERM unwinds like Ctrl-C, so the worker, baseline and broker are stopped by pid.
     previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
@@ -81,7 +103,7 @@ def cmd_bench(settings: Settings, args: argparse.Namespace) -> int:
         measured = run_bench(settings, cfg, results / "run")
     finally:
         signal.signal(signal.SIGTERM, previous)
-    result = summarize(measured, _command_line(args))
+    result = summarize(measured, command)
     (results / "result.json").write_bytes(dumps(result))
     if args.json:
         Path(args.json).write_bytes(dumps(result))
@@ -93,7 +115,7 @@ def cmd_bench(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def register(loadtest_commands: argparse._SubParsersAction) -> None:
-    """Add record, replay and bench to the `vigil loadtest` subcommands."""
+    """Add record, replay, bench and overload to the `vigil loadtest` subcommands."""
     rec = loadtest_commands.add_parser("record", help="record the input topics to a file")
     rec.add_argument("file", metavar="FILE")
     rec.add_argument("--topics", type=_topics, default=RECORDED_TOPICS,
@@ -136,4 +158,27 @@ def register(loadtest_commands: argparse._SubParsersAction) -> None:
     b.add_argument("--join-at", type=float,
                    help="seconds into the traffic when the other workers start (default: a "
                         "third of the duration)")
+    _add_surge_options(b, "(default: a third of the duration)", "(default 60)")
+    b.add_argument("--surge", type=float, metavar="FACTOR",
+                   help="every stream's rate times FACTOR for a window of the run")
     b.set_defaults(func=cmd_bench)
+
+    o = loadtest_commands.add_parser(
+        "overload", help="check-ins at several times the sustainable rate for a minute: "
+                         "memory, lag, latency, hits")
+    o.add_argument("--rate", type=float, help="normal check-ins/s (default 25000)")
+    o.add_argument("--factor", type=float, help="surge factor (default 7)")
+    o.add_argument("--duration", type=float, help="seconds of traffic (default 480)")
+    _add_surge_options(o, "(default 60)", "(default 60)")
+    o.add_argument("--seed", type=int)
+    o.add_argument("--json", metavar="PATH", help="also write the JSON result here")
+    o.add_argument("--results", default="results", help="folder for the run's results")
+    o.set_defaults(func=cmd_overload)
+
+
+def _add_surge_options(parser: argparse.ArgumentParser, at_default: str, for_default: str
+                       ) -> None:
+    parser.add_argument("--surge-at", type=float,
+                        help=f"seconds into the traffic when the surge starts {at_default}")
+    parser.add_argument("--surge-for", type=float,
+                        help=f"seconds the surge lasts {for_default}")

@@ -85,8 +85,8 @@ class HitReader:
 
 
 def worker_counters(base_url: str) -> dict[str, float]:
-    """Return the worker's input counters: `records_in/<source>/<format>` and
-    `rejected/<source>`, summed over their other labels."""
+    """Return the worker's counters: `records_in/<source>/<format>`, `rejected/<source>`
+    and `hits/<source>`, summed over their other labels."""
     with urllib.request.urlopen(base_url + "/metrics", timeout=5) as resp:
         text = resp.read().decode()
     out: dict[str, float] = {}
@@ -96,6 +96,8 @@ def worker_counters(base_url: str) -> dict[str, float]:
                 name = f"records_in/{s.labels['source']}/{s.labels['format']}"
             elif s.name == "vigil_rejected_total":
                 name = f"rejected/{s.labels['source']}"
+            elif s.name == "vigil_hits_total":
+                name = f"hits/{s.labels['source']}"
             else:
                 continue
             out[name] = out.get(name, 0.0) + s.value

@@ -13,6 +13,7 @@ from loadtest.benchconfig import BenchConfig
 from loadtest.groundtruth import check_hits, suppress
 from loadtest.probes import HitSeen
 from loadtest.sender import StreamSent
+from loadtest.surgereport import surge_figures, surge_markdown
 from loadtest.traffic import JSON_SENSOR_BASE, STREAMS
 
 # The worker counter (streams/metrics.py `vigil_records_in`) that counts each stream.
@@ -102,13 +103,17 @@ def _rates(m: Measurement, sent: list[StreamSent]) -> dict[str, float | bool]:
             "broker_ack_p99_s": round(float(np.percentile(acks, 99)), 4) if acks else None}
 
 
-def _hit_figures(expected: set[str], hits: list[HitSeen]) -> dict[str, Any]:
-    check = check_hits(expected, [h.hit_id for h in hits])
+def _first_reads(expected: set[str], hits: list[HitSeen]) -> list[HitSeen]:
+    """Return the first read of each expected hit (a duplicate is not a second latency)."""
     first_read: dict[str, HitSeen] = {}
     for h in hits:
         first_read.setdefault(h.hit_id, h)
-    latencies = [(h.read_ms - h.observed_ts) / 1000 for h in first_read.values()
-                 if h.hit_id in expected]
+    return [h for h in first_read.values() if h.hit_id in expected]
+
+
+def _hit_figures(expected: set[str], hits: list[HitSeen]) -> dict[str, Any]:
+    check = check_hits(expected, [h.hit_id for h in hits])
+    latencies = [(h.read_ms - h.observed_ts) / 1000 for h in _first_reads(expected, hits)]
     return {**_latencies(latencies), "expected_hits": check.expected,
             "received_hits": check.received, "missed_hits": check.missed,
             "unexpected_hits": check.unexpected, "duplicate_hits": check.duplicate,
@@ -155,15 +160,20 @@ def summarize(m: Measurement, command: str) -> dict[str, Any]:
     """Return the bench's JSON result."""
     cfg = m.cfg
     expected_all = suppress([h for s in m.sent for h in s.expected], cfg.suppress_seconds * 1000)
+    expected_ids = {h.hit_id for h in expected_all}
     result: dict[str, Any] = {
         "command": command, "duration_s": cfg.duration_s,
         "target_records_per_s": sum(cfg.rates.get(s, 0) for s in STREAMS),
-        **_rates(m, m.sent), **_hit_figures({h.hit_id for h in expected_all}, m.hits),
+        **_rates(m, m.sent), **_hit_figures(expected_ids, m.hits),
     }
     in_run = [s for s in m.samples if m.started_ms <= s.t_ms]
     cpu_s = in_run[-1].cpu_s - in_run[0].cpu_s if len(in_run) > 1 else 0.0
     span_s = (in_run[-1].t_ms - in_run[0].t_ms) / 1000 if len(in_run) > 1 else 0.0
+    last = m.samples[-1].counters if m.samples else {}
     result.update(
+        # Hits the workers counted as sent, against those read back: tells a hit never
+        # produced from one lost between worker and reader (a restart counts again).
+        worker_hits_counted=sum(v for k, v in last.items() if k.startswith("hits/")),
         worker_max_rss_bytes=max((s.rss_bytes for s in m.samples), default=0),
         worker_cpu_s=round(cpu_s, 2),
         worker_cpu_percent_mean=round(cpu_s / span_s * 100, 1) if span_s else None,
@@ -184,13 +194,21 @@ def summarize(m: Measurement, command: str) -> dict[str, Any]:
     result["binary_to_baseline_ratio"] = round(binary / base, 1) if base and binary else None
     result["passed"] = bool(result["caught_up"] and not (
         result["missed_hits"] or result["unexpected_hits"] or result["duplicate_hits"]))
+    rows = timeline(m)
     result.update(
         workers=m.cfg.workers, worker_joins=m.joins, watchlist_entries=m.watchlist_entries,
         worker_ready_s=round(m.worker_ready_s, 2),
         setup_s=round(m.setup_s, 2), embedded_broker=m.embedded_broker,
         one_record_per_batch=m.one_record_per_batch, baseline=m.baseline,
         traffic={k: getattr(cfg.spec, k) for k in cfg.spec.__dataclass_fields__},
-        suppress_seconds=cfg.suppress_seconds, timeline=timeline(m))
+        suppress_seconds=cfg.suppress_seconds, timeline=rows)
+    if cfg.surge is not None:
+        latencies = [((h.observed_ts - m.started_ms) / 1000, (h.read_ms - h.observed_ts) / 1000)
+                     for h in _first_reads(expected_ids, m.hits)]
+        result["surge"] = surge_figures(rows, latencies, cfg.surge, cfg.duration_s,
+                                        result["target_records_per_s"])
+        # An overload run also claims the backlog drains while traffic goes on.
+        result["passed"] = result["passed"] and result["surge"]["drained_after_s"] is not None
     return result
 
 
@@ -229,7 +247,8 @@ def markdown(result: dict[str, Any], results_dir: Path) -> str:
               f"Worker: {result['worker_cpu_s']:.1f} CPU s ({cpu if cpu is not None else '-'} % "
               f"of one core on average), max RSS {result['worker_max_rss_bytes'] / 2**20:,.0f} "
               f"MiB, ready {result['worker_ready_s']:.1f} s after start. "
-              f"Caught up: {'yes' if result['caught_up'] else 'NO'}. Broker ack p99 (send to "
+              f"Caught up: {'yes' if result['caught_up'] else 'NO'}. Hits the worker(s) "
+              f"counted as sent: {result['worker_hits_counted']:,.0f}. Broker ack p99 (send to "
               f"ack, the part of latency before the worker): {_fmt_s(result['broker_ack_p99_s'])}."]
     if result["baseline_records_per_s"] is not None:
         ratio = result["binary_to_baseline_ratio"]
@@ -237,6 +256,8 @@ def markdown(result: dict[str, Any], results_dir: Path) -> str:
             f"Naive baseline (Faust agent, one JSON record per event, dict lookup): "
             f"{result['baseline_records_per_s']:,.0f} records/s"
             + (f"; binary path / baseline = {ratio:,.1f}×." if ratio else "."))
+    if "surge" in result:
+        lines += surge_markdown(result["surge"])
     lines += ["", f"Results: {results_dir}"]
     return "\n".join(lines)
 
@@ -264,6 +285,12 @@ def plot(result: dict[str, Any], path: Path) -> None:
     latency.set_ylabel("observation → hit (s)")
     latency.set_xlabel("seconds since traffic started")
     latency.legend(loc="upper right")
+    if "surge" in result:
+        surge = result["surge"]
+        for ax in (rate, lag, latency):
+            ax.axvspan(surge["at_s"], surge["at_s"] + surge["for_s"], color="tab:orange",
+                       alpha=0.15, label="surge" if ax is rate else None)
+        rate.legend(loc="upper left")
     fig.suptitle(f"Vigil bench: {'passed' if result['passed'] else 'FAILED'}")
     fig.tight_layout()
     fig.savefig(path, dpi=100)

@@ -10,6 +10,7 @@ from aiokafka import AIOKafkaProducer
 
 from loadtest.groundtruth import ExpectedHit, planted_hits
 from loadtest.probes import wall_ms
+from loadtest.surge import Surge, due_times
 from loadtest.traffic import Message
 from streams.topics import TopicNames
 
@@ -53,21 +54,21 @@ def now_ms() -> int:
 
 
 async def send_plan(producer: AIOKafkaProducer, topics: TopicNames, plan: StreamPlan,
-                    duration_s: float) -> StreamSent:
+                    duration_s: float, surge: Surge | None = None) -> StreamSent:
     """Send `plan` for `duration_s` seconds at its rate; wait for every ack; return the log.
 
-    Message i is due at i × batch / rate seconds. A sender behind schedule sends at once,
-    so the rate achieved shows in the log instead of the schedule.
+    Message i is due at i × batch / rate seconds (in a `surge`, at the schedule of
+    `loadtest.surge.due_times`). A sender behind schedule sends at once, so the rate
+    achieved shows in the log instead of the schedule.
     """
     out = StreamSent(plan.stream)
     topic = topics.resolve(plan.messages[0].topic)
-    per_message_s = plan.messages[0].records / plan.rate
-    count = int(duration_s / per_message_s)
     loop = asyncio.get_running_loop()
     started = loop.time()
     pending: list[asyncio.Future] = []
-    for i in range(count):
-        delay = started + i * per_message_s - loop.time()
+    due = due_times(plan.messages[0].records, plan.rate, duration_s, surge)
+    for i, due_s in enumerate(due):
+        delay = started + due_s - loop.time()
         if delay > 0:
             await asyncio.sleep(delay)
         msg = plan.messages[i % len(plan.messages)]

@@ -35,6 +35,9 @@ def faust_settings(ctx: WorkerContext) -> dict:
         "broker_heartbeat_interval": s.kafka.heartbeat_interval_s,
         "consumer_auto_offset_reset": "earliest",
         "stream_wait_empty": True,
+        # The worker's input buffers, so its memory does not grow with a backlog.
+        "stream_buffer_maxsize": s.worker.stream_buffer_messages,
+        "consumer_max_fetch_size": s.worker.fetch_partition_bytes,
         "topic_allow_declare": True,
         "web_enabled": True,
         "web_bind": s.worker.web_host,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from loadtest.benchconfig import QUICK
@@ -9,6 +10,7 @@ from loadtest.groundtruth import ExpectedHit
 from loadtest.probes import HitSeen
 from loadtest.report import Measurement, Sample, markdown, plot, stream_of_hit, summarize
 from loadtest.sender import StreamSent
+from loadtest.surge import Surge
 
 T0 = 1_795_000_000_000.0
 
@@ -75,3 +77,37 @@ def test_stream_of_hit() -> None:
     assert stream_of_hit("sensing", "S-500042") == "sensing_json"
     assert stream_of_hit("plate", "C-0001") == "plates"
     assert stream_of_hit("checkin", "P-00001") == "checkins"
+
+
+def test_a_surge_run_adds_its_phases_and_fails_when_the_lag_has_not_drained(
+        tmp_path: Path) -> None:
+    m = _measurement()
+    m.hits = [m.hits[0], m.hits[2]]  # every expected hit once, nothing else: a passing run
+    rates = {"sensing_binary": 100, "plates": 10}  # "drained": a lag of 110 records at most
+    m.cfg = replace(QUICK, rates=rates, surge=Surge(factor=2, at_s=1.0, for_s=1.0))
+    r = summarize(m, "vigil loadtest overload")
+    # Rows end at 2, 4 and 8 s; at 2 s 3,197 valid records were sent, 2,198 taken in.
+    assert r["surge"]["during"]["peak_lag_records"] is None  # no row ends inside (1 s, 2 s)
+    assert r["surge"]["after"]["peak_lag_records"] == 999.0
+    assert r["surge"]["drained_after_s"] == 2.0 and r["passed"]
+    assert "### Surge: 2× from 1 s for 1 s" in markdown(r, tmp_path)
+    plot(r, tmp_path / "p.png")
+    assert (tmp_path / "p.png").stat().st_size > 1000
+    # A surge still going at the last sample: caught up, but the drain was never seen.
+    m.cfg = replace(m.cfg, surge=Surge(factor=2, at_s=1.0, for_s=100.0))
+    r = summarize(m, "vigil loadtest overload")
+    assert r["caught_up"] and r["surge"]["drained_after_s"] is None and not r["passed"]
+
+
+def test_without_a_surge_the_result_has_no_surge_figures() -> None:
+    assert "surge" not in summarize(_measurement(), "vigil loadtest bench --quick")
+
+
+def test_hits_the_worker_counted_come_from_its_last_sample(tmp_path: Path) -> None:
+    m = _measurement()
+    last = m.samples[-1]
+    m.samples[-1] = replace(last, counters={**last.counters, "hits/sensing": 2.0,
+                                            "hits/plate": 1.0})
+    r = summarize(m, "bench")
+    assert r["worker_hits_counted"] == 3.0
+    assert "counted as sent: 3." in markdown(r, tmp_path)

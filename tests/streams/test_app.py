@@ -43,3 +43,18 @@ def test_app_ids_and_topics_follow_the_prefix() -> None:
     consumed = {t for agent in app.agents.values() for t in agent.channel.topics}
     assert consumed == {"blue.vigil.sensing", "blue.vigil.plates", "blue.vigil.checkins",
                         "blue.vigil.watchlist"}
+
+
+def test_input_buffers_are_bounded_by_the_worker_settings() -> None:
+    app = make_app(True, VIGIL_WORKER_STREAM_BUFFER_MESSAGES="300",
+                   VIGIL_WORKER_FETCH_PARTITION_BYTES="65536")
+
+    async def build() -> tuple[aiokafka.AIOKafkaConsumer, set[int]]:
+        thread = app.consumer._new_consumer_thread()
+        sizes = {agent.channel.queue.maxsize for agent in app.agents.values()}
+        return thread._create_worker_consumer(app.transport), sizes
+
+    consumer, queue_sizes = asyncio.run(build())
+    # These two bound what a worker holds while a backlog waits in the broker.
+    assert queue_sizes == {300}
+    assert consumer._max_partition_fetch_bytes == 65536
