@@ -35,7 +35,8 @@ from streams.brokercheck import aiokafka_producer_kwargs
 from streams.clients import needs_one_record_per_batch
 
 SAMPLE_EVERY_S = 0.5
-LATE_HIT_GRACE_S = 1.0  # after catching up, how long to wait for hits that should not come
+LATE_HIT_GRACE_S = 1.0
+FULL_READ_EVERY_S = 5.0  # after catching up, how long to wait for hits that should not come
 WATCHLIST_READY_PER_ENTRY_S = 0.001
 JOIN_READY_TIMEOUT_S = 120
 
@@ -93,6 +94,7 @@ class _Phase:
     started_ms: float
     finished_ms: float
     joins: list[dict]
+    all_hits: list[HitSeen]
 
 
 async def _timed_phase(d: Deployment, plans: list[StreamPlan], cfg: BenchConfig, one: bool
@@ -142,18 +144,27 @@ async def _timed_phase(d: Deployment, plans: list[StreamPlan], cfg: BenchConfig,
         expected = {h.hit_id for h in suppress(
             [h for s in sent for h in s.expected], cfg.suppress_seconds * 1000)}
         deadline = time.monotonic() + cfg.drain_timeout_s
+        next_full_read = 0.0
         while time.monotonic() < deadline:
-            if samples and _caught_up(sent, samples[-1]) and expected <= {
-                    h.hit_id for h in hits.seen}:
-                break
+            if samples and _caught_up(sent, samples[-1]):
+                if expected <= {h.hit_id for h in hits.seen}:
+                    break
+                # The live read may have skipped a hit (HitReader): now and then, look at
+                # the whole topic instead.
+                if time.monotonic() >= next_full_read:
+                    next_full_read = time.monotonic() + FULL_READ_EVERY_S
+                    if expected <= {h.hit_id for h in await hits.read_all()}:
+                        break
             await asyncio.sleep(0.25)
         await asyncio.sleep(LATE_HIT_GRACE_S)
+        all_hits = await hits.read_all()
         for task in tasks:  # a probe that failed must fail the run, not leave gaps in it
             if task.done():
                 task.result()
         progress.done(f"bench: sent for {(finished - started) / 1000:.1f}s, "
                       f"{len(hits.seen):,} hits read back")
-        return _Phase(sent, list(hits.seen), samples, started, finished, workers.joins)
+        return _Phase(sent, list(hits.seen), samples, started, finished, workers.joins,
+                      all_hits)
     finally:
         for task in tasks:
             task.cancel()
@@ -222,4 +233,4 @@ def run_bench(settings: Settings, cfg: BenchConfig, run_dir: Path) -> Measuremen
                        started_ms=phase.started_ms, finished_ms=phase.finished_ms,
                        baseline=baseline, watchlist_entries=entries, worker_ready_s=ready_s,
                        setup_s=setup_s, embedded_broker=not settings.kafka.bootstrap,
-                       one_record_per_batch=one, joins=phase.joins)
+                       one_record_per_batch=one, joins=phase.joins, all_hits=phase.all_hits)

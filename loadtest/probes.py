@@ -39,7 +39,13 @@ class HitSeen:
 
 @dataclass
 class HitReader:
-    """Read the hits topic from its end as of `start()`; keep every hit with its read time."""
+    """Read the hits topic from its end as of `start()`; keep every hit with its read time.
+
+    Following a partition live can skip a record on the embedded broker when several
+    connections write it at once (agents/output_producers.py; several workers do), so
+    `read_all` reads the same span again once the writers are done: the complete record
+    of what was produced, while `seen` gives the read times.
+    """
 
     bootstrap: str
     topic: str
@@ -47,12 +53,16 @@ class HitReader:
     seen: list[HitSeen] = field(default_factory=list)
     _consumer: AIOKafkaConsumer | None = None
     _task: asyncio.Task | None = None
+    _start: dict[TopicPartition, int] = field(default_factory=dict)
+
+    def _new_consumer(self) -> AIOKafkaConsumer:
+        return AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False,
+            fetch_max_wait_ms=self.fetch_max_wait_ms, client_id="vigil-loadtest-hits")
 
     async def start(self) -> None:
         """Fix the start position (so no later hit is skipped) and begin reading."""
-        self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False,
-            fetch_max_wait_ms=self.fetch_max_wait_ms, client_id="vigil-loadtest-hits")
+        self._consumer = self._new_consumer()
         await self._consumer.start()
         await self._consumer.topics()
         tps = [TopicPartition(self.topic, p)
@@ -60,19 +70,44 @@ class HitReader:
         self._consumer.assign(tps)
         await self._consumer.seek_to_end(*tps)
         for tp in tps:
-            await self._consumer.position(tp)
-        self._task = asyncio.create_task(self._read())
+            self._start[tp] = await self._consumer.position(tp)
+        self._task = asyncio.create_task(self._read(self._consumer, self.seen))
 
-    async def _read(self) -> None:
-        assert self._consumer is not None
+    @staticmethod
+    def _hits_of(batches: dict, read_ms: float) -> list[HitSeen]:
+        out = []
+        for records in batches.values():
+            for r in records:
+                hit = loads(r.value)
+                out.append(HitSeen(hit["hit_id"], hit["source"], hit["location_id"],
+                                   hit["observed_ts"], read_ms))
+        return out
+
+    async def _read(self, consumer: AIOKafkaConsumer, into: list[HitSeen]) -> None:
         while True:
-            batches = await self._consumer.getmany(timeout_ms=200, max_records=10_000)
-            now = wall_ms()
-            for records in batches.values():
-                for r in records:
-                    hit = loads(r.value)
-                    self.seen.append(HitSeen(hit["hit_id"], hit["source"], hit["location_id"],
-                                             hit["observed_ts"], now))
+            batches = await consumer.getmany(timeout_ms=200, max_records=10_000)
+            into += self._hits_of(batches, wall_ms())
+
+    async def read_all(self, timeout_s: float = 60) -> list[HitSeen]:
+        """Read every hit from the start position to the topic's end as it is now (their
+        read times are those of this read)."""
+        consumer = self._new_consumer()
+        await consumer.start()
+        hits: list[HitSeen] = []
+        try:
+            consumer.assign(list(self._start))
+            for tp, offset in self._start.items():
+                consumer.seek(tp, offset)
+            ends = await consumer.end_offsets(list(self._start))
+            deadline = time.monotonic() + timeout_s
+            while time.monotonic() < deadline:
+                if all([await consumer.position(tp) >= end for tp, end in ends.items()]):
+                    break
+                batches = await consumer.getmany(timeout_ms=200, max_records=10_000)
+                hits += self._hits_of(batches, wall_ms())
+        finally:
+            await consumer.stop()
+        return hits
 
     async def stop(self) -> None:
         """Stop reading and close the consumer."""

@@ -55,8 +55,8 @@ def create_app(ctx: WorkerContext) -> faust.App:
            "value_serializer": "raw"}
     # Hits and dead letters need more than one request in flight (agents/output_producers.py).
     outputs = app.service(OutputProducers(ctx.bootstrap, ctx.one_record_per_batch))
-    ctx.hits_topic = outputs.topic(ctx.topics.hits)
-    ctx.deadletter_topic = outputs.topic(ctx.topics.deadletter)
+    ctx.hits_topic = outputs.topic(ctx.topics.hits, one_writer_per_partition=True)
+    ctx.deadletter_topic = outputs.topic(ctx.topics.deadletter, one_writer_per_partition=False)
     ctx.audit_topic = app.topic(ctx.topics.audit, **raw)
     ctx.audit = AuditTrail(ctx.audit_topic, ctx.metrics.audit_events,
                            ctx.settings.worker.send_retries)

@@ -110,4 +110,16 @@ def test_hits_the_worker_counted_come_from_its_last_sample(tmp_path: Path) -> No
                                             "hits/plate": 1.0})
     r = summarize(m, "bench")
     assert r["worker_hits_counted"] == 3.0
-    assert "counted as sent: 3." in markdown(r, tmp_path)
+    assert "counted as sent: 3;" in markdown(r, tmp_path)
+
+
+def test_hits_are_counted_from_the_complete_read_and_timed_from_the_live_one() -> None:
+    m = _measurement()
+    live = [h for h in m.hits if h.hit_id != "h-3"]  # the live reader skipped h-3
+    m.all_hits, m.hits = m.hits, live
+    r = summarize(m, "bench")
+    assert r["missed_hits"] == 0 and r["plates"]["missed_hits"] == 0
+    assert r["hits_skipped_live"] == 1
+    assert r["latency_p50_s"] == 0.1  # h-1 only: h-3 has no live read time
+    m.all_hits = None  # without a complete read, the live one is all there is
+    assert summarize(m, "bench")["missed_hits"] == 1
