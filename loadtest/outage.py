@@ -17,13 +17,13 @@ import os
 import re
 import signal
 import tempfile
-import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from config.settings import Settings
 from loadtest.deployment import Deployment, sigterm_unwinds
+from loadtest.periodic import Periodic
 from loadtest.sightings import SightingStream, mac_entry
 from schemas.json import dumps
 from streams.broker import EmbeddedBroker
@@ -64,29 +64,19 @@ class OutageReport:
                 and self.max_lag > self.calm_lag and None not in self.drained_after_s)
 
 
-class _LagSampler:
+class _LagSampler(Periodic):
     """Samples the worker's exported lag in a thread: (monotonic time, lag)."""
 
     def __init__(self, d: Deployment, every_s: float = 0.25) -> None:
+        super().__init__(every_s)
         self.samples: list[tuple[float, float]] = []
-        self._d, self._every_s = d, every_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._d = d
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            lag = lag_sum(self._d)
-            if lag is not None:
-                self.samples.append((time.monotonic(), lag))
-            time.sleep(self._every_s)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(10)
+    def tick(self) -> None:
+        """Take one sample (none when /metrics does not answer)."""
+        lag = lag_sum(self._d)
+        if lag is not None:
+            self.samples.append((time.monotonic(), lag))
 
     def peak(self, since: float = 0.0) -> float:
         """The largest lag sampled after `since` (0 when none)."""

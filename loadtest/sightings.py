@@ -6,10 +6,10 @@ keyed by that sensor, so they spread over the partitions.
 
 from __future__ import annotations
 
-import threading
 import time
 
 from loadtest.deployment import Deployment
+from loadtest.periodic import Periodic
 from schemas.json import dumps
 
 WATCHED_MAC = "a45e60d1229f"
@@ -30,34 +30,21 @@ def mac_sighting(sensor: str, device_id: str = WATCHED_MAC) -> dict:
             "device_id": device_id}
 
 
-class SightingStream:
+class SightingStream(Periodic):
     """A thread sending a sighting of WATCHED_MAC every `every_s`, at sensors prefix-0, -1, ...
     The producer buffers what the broker cannot take yet (a frozen broker, say)."""
 
     def __init__(self, d: Deployment, prefix: str, every_s: float) -> None:
-        self._d, self._prefix, self._every_s = d, prefix, every_s
+        super().__init__(every_s)
+        self._d, self._prefix = d, prefix
         self._sent: list[tuple[str, object]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def _run(self) -> None:
-        i = 0
-        while not self._stop.is_set():
-            sensor = f"{self._prefix}-{i}"
-            fut = self._d.producer.send(self._d.topics.sensing, value=dumps(mac_sighting(sensor)),
-                                        key=sensor.encode())
-            self._sent.append((sensor, fut))
-            i += 1
-            time.sleep(self._every_s)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop sending (safe to call twice, and before `start`)."""
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(10)
+    def tick(self) -> None:
+        """Send the next sighting."""
+        sensor = f"{self._prefix}-{len(self._sent)}"
+        fut = self._d.producer.send(self._d.topics.sensing, value=dumps(mac_sighting(sensor)),
+                                    key=sensor.encode())
+        self._sent.append((sensor, fut))
 
     def acked(self, timeout_s: float = 60) -> set[str]:
         """Stop, flush, and return the sensors of the sightings the broker acknowledged;
