@@ -56,8 +56,8 @@ class CrashPoint:
                       retries: int) -> None:
         """Deliver `outgoing` like `agents.delivery.deliver`, killing the process on the way
         at this crash point when the batch holds a hit."""
-        hits = [m for m in outgoing if m.topic is hits_topic]
-        if self.point is None or not hits:
+        hits = [m for m in outgoing if m.topic is hits_topic] if self.point else []
+        if not hits:
             await deliver(outgoing, retries)
             return
         if self.point == "mid_send":
