@@ -52,6 +52,7 @@ class OutputProducers(Service):
         self._count = count if one_record_per_batch else 1
         self._producers: list[AIOKafkaProducer] = []
         self._partitions: dict[str, list[int]] = {}
+        self._partitioner = DefaultPartitioner()
         self._turn: itertools.cycle | None = None
         self._ready = asyncio.Event()
 
@@ -84,7 +85,7 @@ class OutputProducers(Service):
         if parts is None:
             parts = self._partitions[topic] = sorted(
                 await self._producers[0].partitions_for(topic))
-        partition = DefaultPartitioner()(key, parts, parts)
+        partition = self._partitioner(key, parts, parts)
         producer = self._producers[partition % len(self._producers)]
         return await producer.send(topic, value, key=key, partition=partition)
 

@@ -103,14 +103,12 @@ def _register(app: faust.App, ctx: WorkerContext, short: str, source: str, decod
     w = ctx.settings.worker
 
     async def match_records(stream: faust.StreamT) -> None:
-        # Matching before the watchlist is loaded would miss hits of entries not read yet;
-        # before the recent hits are read back, a restarted worker would hit again what its
-        # predecessor already hit (records it replays included) instead of suppressing it.
-        await ctx.watchlist_loaded.wait()
-        await ctx.suppression_loaded.wait()
         async for events in stream.take_events(w.batch_max_messages, within=w.batch_within_s):
-            # Unset again while the watchlist is re-read after the broker lost its data, and
-            # while the hits are caught up with after a partition assignment.
+            # Matching before the watchlist is loaded would miss hits of entries not read yet;
+            # before the recent hits are read back, a restarted worker would hit again what
+            # its predecessor already hit (records it replays included) instead of
+            # suppressing it. Both are unset again later: the watchlist while it is re-read
+            # after the broker lost its data, the hits after each partition assignment.
             await ctx.watchlist_loaded.wait()
             await ctx.suppression_loaded.wait()
             started = time.perf_counter()
