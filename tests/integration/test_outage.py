@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ import pytest
 from loadtest.deployment import Deployment
 from loadtest.outage import outage_run, summary
 from loadtest.sightings import mac_entry, mac_sighting
-from streams.broker import EmbeddedBroker
+from streams.broker import BrokerInfo, EmbeddedBroker
 from streams.topics import ensure_topics
 
 pytestmark = pytest.mark.integration
@@ -19,12 +20,22 @@ pytestmark = pytest.mark.integration
 FREEZE_S = 12
 
 
-def test_worker_rides_out_a_frozen_broker_without_losing_a_hit(
-        embedded: bool, tmp_path: Path) -> None:
+@pytest.fixture
+def own_broker(embedded: bool, tmp_path: Path) -> Iterator[tuple[EmbeddedBroker, BrokerInfo]]:
+    """An embedded broker of this test's own, to freeze or restart; stopped at the end."""
     if not embedded:
-        pytest.skip("freezes the embedded broker's process; not possible on an external cluster")
+        pytest.skip("freezes or restarts the embedded broker's process; not possible on an "
+                    "external cluster")
     broker = EmbeddedBroker(tmp_path / "broker")
-    info = broker.start()
+    try:
+        yield broker, broker.start()
+    finally:
+        broker.stop()
+
+
+def test_worker_rides_out_a_frozen_broker_without_losing_a_hit(
+        own_broker: tuple[EmbeddedBroker, BrokerInfo], tmp_path: Path) -> None:
+    _, info = own_broker
     d: Deployment | None = None
     try:
         d = Deployment(info.bootstrap, tmp_path / "deployment", worker_lag_interval_s="0.5")
@@ -41,15 +52,11 @@ def test_worker_rides_out_a_frozen_broker_without_losing_a_hit(
     finally:
         if d is not None:
             d.close()
-        broker.stop()
 
 
 def test_a_broker_back_empty_clears_the_watchlist_until_it_is_loaded_again(
-        embedded: bool, tmp_path: Path) -> None:
-    if not embedded:
-        pytest.skip("restarts the embedded broker; not possible on an external cluster")
-    broker = EmbeddedBroker(tmp_path / "broker")
-    info = broker.start()
+        own_broker: tuple[EmbeddedBroker, BrokerInfo], tmp_path: Path) -> None:
+    broker, info = own_broker
     second: EmbeddedBroker | None = None
     d: Deployment | None = None
     try:
@@ -79,9 +86,8 @@ def test_a_broker_back_empty_clears_the_watchlist_until_it_is_loaded_again(
     finally:
         if d is not None:
             d.close()
-        for b in (broker, second):
-            if b is not None:
-                b.stop()
+        if second is not None:
+            second.stop()
 
 
 def metric(d: Deployment, name: str) -> float:
