@@ -116,7 +116,7 @@ def _register(app: faust.App, ctx: WorkerContext, short: str, source: str, decod
             await ctx.crash.deliver(outgoing, ctx.hits_topic, w.send_retries)
             ctx.metrics.batch_seconds.labels(source).observe(time.perf_counter() - started)
 
-    app.agent(topic, name=f"vigil.match.{short}")(match_records)
+    app.agent(topic, name=f"vigil.match.{short}", concurrency=w.batches_in_flight)(match_records)
 
 
 def register_record_agents(app: faust.App, ctx: WorkerContext) -> None:

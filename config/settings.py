@@ -93,6 +93,7 @@ class WorkerSettings:
     web_port: int = _check(lambda v: 1 <= v <= 65535, "an integer 1-65535")
     batch_max_messages: int = _check(lambda v: 1 <= v <= 100_000, "an integer 1-100000")
     batch_within_s: float = _check(lambda v: 0 < v <= 10, "a number of seconds, above 0, up to 10")
+    batches_in_flight: int = _check(lambda v: 1 <= v <= 64, "an integer 1-64")
     max_message_bytes: int = _check(lambda v: 1024 <= v <= 1 << 30, "an integer 1024-1073741824")
     stream_buffer_messages: int = _check(lambda v: 1 <= v <= 1_000_000, "an integer 1-1000000")
     fetch_partition_bytes: int = _check(lambda v: 1024 <= v <= 1 << 30,
