@@ -78,11 +78,14 @@ def overload_config(args: argparse.Namespace) -> BenchConfig:
 def config_from_args(args: argparse.Namespace, suppress_seconds: int) -> BenchConfig:
     """Return the preset (`--quick` or the long run) with the options given on top."""
     cfg = replace(QUICK if args.quick else LONG, suppress_seconds=suppress_seconds)
-    rates = dict(cfg.rates)
+    rates, batches = dict(cfg.rates), dict(cfg.batches)
     for stream in STREAMS:
         rate = getattr(args, f"rate_{stream}", None)
         if rate is not None:
             rates[stream] = rate
+        batch = getattr(args, f"batch_{stream}", None)
+        if batch is not None:
+            batches[stream] = batch
     spec_changes = {k: getattr(args, k) for k in ("seed", "watchlist_size", "hit_rate",
                                                   "malformed_share", "ocr_noise_rate",
                                                   "repeat_share")
@@ -90,7 +93,8 @@ def config_from_args(args: argparse.Namespace, suppress_seconds: int) -> BenchCo
     duration_s = args.duration if args.duration is not None else cfg.duration_s
     pool_s = args.pool_seconds if args.pool_seconds is not None else cfg.pool_s
     return replace(
-        cfg, rates=rates, spec=replace(cfg.spec, **spec_changes), duration_s=duration_s,
+        cfg, rates=rates, batches=batches, spec=replace(cfg.spec, **spec_changes),
+        duration_s=duration_s,
         baseline_records=0 if args.no_baseline else cfg.baseline_records,
         workers=args.workers, pool_s=pool_s,
         join_at_s=args.join_at if args.join_at is not None else duration_s / 3,

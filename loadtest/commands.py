@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from config.settings import Settings
-from loadtest.benchconfig import BenchConfig
+from loadtest.benchconfig import BATCHES, BenchConfig
 from loadtest.progress import ProgressLine
 from loadtest.recording import RECORDED_TOPICS
 from loadtest.traffic import STREAMS
@@ -50,6 +50,7 @@ def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
 
 
 _BENCH_OPTIONS = ("quick", "duration", "json", "results", *(f"rate_{s}" for s in STREAMS),
+                  *(f"batch_{s}" for s in STREAMS),
                   "seed", "watchlist_size", "hit_rate", "malformed_share", "ocr_noise_rate",
                   "repeat_share", "no_baseline", "pool_seconds", "workers", "join_at",
                   "surge", "surge_at", "surge_for")
@@ -142,6 +143,8 @@ def register(loadtest_commands: argparse._SubParsersAction) -> None:
     for stream in STREAMS:
         b.add_argument(f"--rate-{stream.replace('_', '-')}", dest=f"rate_{stream}", type=float,
                        help=f"{stream} records/s (0 = off)")
+        b.add_argument(f"--batch-{stream.replace('_', '-')}", dest=f"batch_{stream}", type=int,
+                       help=f"{stream} records per message (default {BATCHES[stream]:,})")
     b.add_argument("--seed", type=int)
     b.add_argument("--watchlist-size", type=int)
     b.add_argument("--hit-rate", type=float, help="share of records that match an entry")

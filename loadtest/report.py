@@ -211,6 +211,7 @@ def summarize(m: Measurement, command: str) -> dict[str, Any]:
         setup_s=round(m.setup_s, 2), embedded_broker=m.embedded_broker,
         one_record_per_batch=m.one_record_per_batch, baseline=m.baseline,
         traffic={k: getattr(cfg.spec, k) for k in cfg.spec.__dataclass_fields__},
+        records_per_message={s: cfg.batches[s] for s in STREAMS if cfg.rates.get(s, 0)},
         suppress_seconds=cfg.suppress_seconds, timeline=rows)
     if cfg.surge is not None:
         latencies = [((h.observed_ts - m.started_ms) / 1000, (h.read_ms - h.observed_ts) / 1000)
@@ -235,7 +236,10 @@ def markdown(result: dict[str, Any], results_dir: Path) -> str:
         f"`{result['command']}`", "",
         f"{result['duration_s']:.0f} s at a target of {result['target_records_per_s']:,.0f} "
         f"records/s; watchlist {result['watchlist_entries']:,} entries; broker {broker}"
-        f"{' (one record per produce batch)' if result['one_record_per_batch'] else ''}.", "",
+        f"{' (one record per produce batch)' if result['one_record_per_batch'] else ''}.",
+        f"Traffic: hit rate {result['traffic']['hit_rate']:g}, malformed share "
+        f"{result['traffic']['malformed_share']:g}; records per message: "
+        + ", ".join(f"{k} {v:,}" for k, v in result["records_per_message"].items()) + ".", "",
         "| stream | target rec/s | sent rec/s | sustained rec/s | p50 | p99 | p99.9 "
         "| expected | received | missed | unexpected | duplicate |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
