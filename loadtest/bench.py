@@ -33,6 +33,7 @@ from loadtest.traffic import STREAMS, TrafficGenerator
 from schemas.json import dumps, loads
 from streams.brokercheck import aiokafka_producer_kwargs
 from streams.clients import needs_one_record_per_batch
+from streams.topics import app_id
 
 SAMPLE_EVERY_S = 0.5
 LATE_HIT_GRACE_S = 1.0
@@ -111,7 +112,7 @@ async def _timed_phase(d: Deployment, plans: list[StreamPlan], cfg: BenchConfig,
     samples: list[Sample] = []
     progress = ProgressLine()
     assert d.worker is not None
-    group_lag = GroupLag(d.bootstrap, f"{d.settings.kafka.topic_prefix}vigil",
+    group_lag = GroupLag(d.bootstrap, app_id(d.settings),
                          [d.topics.resolve(t) for t in ("sensing", "plates", "checkins")])
     workers = _Workers([(d.worker.pid, d.base_url)], group_lag)
     started = wall_ms() + SAMPLE_EVERY_S * 1000
@@ -185,7 +186,7 @@ def _wait_watchlist_audited(d: Deployment, timeout_s: float) -> None:
     record matched in about 3 of the first 6 s of traffic). That is set-up, not the rate
     the bench measures, so the traffic waits for it.
     """
-    lag = GroupLag(d.bootstrap, f"{d.settings.kafka.topic_prefix}vigil", [d.topics.watchlist])
+    lag = GroupLag(d.bootstrap, app_id(d.settings), [d.topics.watchlist])
     deadline = time.monotonic() + timeout_s
     try:
         while (left := lag.messages()) is None or left > 0:

@@ -29,7 +29,7 @@ from loadtest.recording import (
 )
 from streams.brokercheck import aiokafka_producer_kwargs
 from streams.clients import needs_one_record_per_batch
-from streams.topics import TopicNames, ensure_topics, topic_names
+from streams.topics import TopicNames, app_id, ensure_topics, topic_names
 
 MAX_MESSAGE_BYTES = 16 << 20
 IN_FLIGHT = 2_000  # sends awaited together: bounds memory, keeps the producer busy
@@ -119,7 +119,7 @@ async def replay(settings: Settings, bootstrap: str, path: Path, *, speed: float
                                 max_request_size=MAX_MESSAGE_BYTES,
                                 client_id="vigil-loadtest-replay", **aiokafka_producer_kwargs(one))
     hits = HitReader(bootstrap, topics.hits, settings.kafka.fetch_max_wait_ms)
-    lag = GroupLag(bootstrap, f"{settings.kafka.topic_prefix}vigil",
+    lag = GroupLag(bootstrap, app_id(settings),
                    [topics.resolve(s) for s in MATCHED_TOPICS])
     await producer.start()
     await hits.start()

@@ -15,6 +15,7 @@ from agents.records import register_record_agents
 from agents.suppression import register_suppression
 from agents.watchlist import register_watchlist
 from streams import transport
+from streams.topics import app_id
 from web.routes import register_web
 
 # Faust's default; used when the broker check leaves normal batching on.
@@ -27,7 +28,7 @@ def faust_settings(ctx: WorkerContext) -> dict:
     return {
         "broker": f"{transport.configure(s.kafka.fetch_max_wait_ms)}://{ctx.bootstrap}",
         "store": "memory://",
-        "datadir": str(Path(s.broker.run_dir) / "faust" / f"{s.kafka.topic_prefix}vigil"),
+        "datadir": str(Path(s.broker.run_dir) / "faust" / app_id(s)),
         # BROKER.md defect 1: on a broker whose end offset counts batches, one record per batch.
         "producer_max_batch_size": 1 if ctx.one_record_per_batch else FAUST_DEFAULT_MAX_BATCH_SIZE,
         "producer_acks": -1,
@@ -50,7 +51,7 @@ def create_app(ctx: WorkerContext) -> faust.App:
     """Build the worker's Faust app: output topics, agents, the watchlist reader, web pages."""
     conf = faust_settings(ctx)
     Path(conf["datadir"]).mkdir(parents=True, exist_ok=True)
-    app = faust.App(f"{ctx.settings.kafka.topic_prefix}vigil", **conf)
+    app = faust.App(app_id(ctx.settings), **conf)
     raw = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw",
            "value_serializer": "raw"}
     # Hits and dead letters need more than one request in flight (agents/output_producers.py).

@@ -26,6 +26,11 @@ INPUT_TOPICS = ("sensing", "plates", "checkins", "watchlist")
 BROKER_CHECK_TOPIC = "vigil.brokercheck"
 
 
+def app_id(settings: Settings) -> str:
+    """Return the deployment's Faust app id, which is also its workers' consumer group."""
+    return f"{settings.kafka.topic_prefix}vigil"
+
+
 @dataclass(frozen=True)
 class TopicNames:
     """Full topic names for one deployment (the contract's names behind a prefix)."""
