@@ -24,6 +24,7 @@ from agents.records import now_ms
 from agents.restarting import keep_running
 from schemas.rejection import Rejected, encode_deadletter
 from schemas.watchlist import WatchlistDelete, WatchlistEntry, decode_watchlist_command
+from streams.readto import FetchedEnds
 
 log = logging.getLogger(__name__)
 
@@ -116,17 +117,12 @@ async def _read_watchlist(ctx: WorkerContext) -> None:
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         started = time.monotonic()
-        # Ready once every partition is read up to the end offset it had when we started.
-        pending = {tp: end for tp, end in (await consumer.end_offsets(tps)).items() if end > 0}
+        # Ready once every partition is read up to where it ended when first fetched.
+        ends = FetchedEnds(tps)
         max_ttl = ctx.settings.watchlist.max_ttl_days
         read_upto: dict[TopicPartition, int] = {}
         next_check = time.monotonic() + LOG_CHECK_S
         while True:
-            if not pending and not ctx.watchlist_loaded.is_set():
-                ctx.watchlist_loaded.set()
-                ctx.metrics.watchlist_ready.set(1)
-                log.info("watchlist loaded: %d entries from %s in %.2fs", len(ctx.watchlist),
-                         topic, time.monotonic() - started)
             batches = await consumer.getmany(timeout_ms=500, max_records=5000)
             for records in batches.values():
                 for rec in records:
@@ -137,9 +133,13 @@ async def _read_watchlist(ctx: WorkerContext) -> None:
             for name, count in ctx.watchlist.entries_by_list().items():
                 ctx.metrics.watchlist_entries.labels(name).set(count)
             ctx.metrics.index_bytes.set(ctx.watchlist.nbytes)
-            for tp in list(pending):
-                if await consumer.position(tp) >= pending[tp]:
-                    del pending[tp]
+            if not ctx.watchlist_loaded.is_set():
+                ends.note(consumer.highwater)
+                if not ends.unread({tp: await consumer.position(tp) for tp in tps}):
+                    ctx.watchlist_loaded.set()
+                    ctx.metrics.watchlist_ready.set(1)
+                    log.info("watchlist loaded: %d entries from %s in %.2fs",
+                             len(ctx.watchlist), topic, time.monotonic() - started)
             if time.monotonic() >= next_check:
                 next_check = time.monotonic() + LOG_CHECK_S
                 if await _log_lost(ctx, consumer, read_upto):
