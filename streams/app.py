@@ -18,7 +18,7 @@ from streams import transport
 from streams.topics import app_id
 from web.routes import register_web
 
-# Faust's default; used when the broker check leaves normal batching on.
+# Faust's default producer batch size.
 FAUST_DEFAULT_MAX_BATCH_SIZE = 16384
 
 
@@ -29,8 +29,10 @@ def faust_settings(ctx: WorkerContext) -> dict:
         "broker": f"{transport.configure(s.kafka.fetch_max_wait_ms)}://{ctx.bootstrap}",
         "store": "memory://",
         "datadir": str(Path(s.broker.run_dir) / "faust" / app_id(s)),
-        # BROKER.md defect 1: on a broker whose end offset counts batches, one record per batch.
-        "producer_max_batch_size": 1 if ctx.one_record_per_batch else FAUST_DEFAULT_MAX_BATCH_SIZE,
+        # Faust's producer writes only the audit trail, and its readers take the end from
+        # fetch responses (streams/readto.py), so it batches on every broker (BROKER.md
+        # defect 1 is in ListOffsets): a bulk watchlist load audits at batch speed.
+        "producer_max_batch_size": FAUST_DEFAULT_MAX_BATCH_SIZE,
         "producer_acks": -1,
         "broker_session_timeout": s.kafka.session_timeout_s,
         "broker_heartbeat_interval": s.kafka.heartbeat_interval_s,

@@ -69,6 +69,7 @@ def _audit_from_topic(settings: Settings) -> Iterator[tuple[str, Any]]:
     from kafka import KafkaConsumer, TopicPartition
 
     from streams.broker import resolve_bootstrap
+    from streams.readto import FetchedEnds
     from streams.topics import topic_names
 
     topic = topic_names(settings).audit
@@ -79,8 +80,8 @@ def _audit_from_topic(settings: Settings) -> Iterator[tuple[str, Any]]:
                                                        or ())]
         consumer.assign(tps)
         consumer.seek_to_beginning(*tps)
-        ends = consumer.end_offsets(tps)
-        while any(consumer.position(tp) < ends[tp] for tp in tps):
+        ends = FetchedEnds(tps)  # the audit is written in batches of many records
+        while True:
             for tp, records in sorted(consumer.poll(timeout_ms=500).items()):
                 for r in records:
                     try:
@@ -88,6 +89,9 @@ def _audit_from_topic(settings: Settings) -> Iterator[tuple[str, Any]]:
                     except ValueError:
                         value = None
                     yield f"{tp.topic}[{tp.partition}]@{r.offset}", value
+            ends.note(consumer.highwater)
+            if not ends.unread({tp: consumer.position(tp) for tp in tps}):
+                return
     finally:
         consumer.close()
 
