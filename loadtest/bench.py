@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
+from kafka import TopicPartition
 from kafka.errors import KafkaError
 
 from config.settings import Settings
@@ -41,20 +42,28 @@ FULL_READ_EVERY_S = 5.0  # after catching up, how long to wait for hits that sho
 WATCHLIST_READY_PER_ENTRY_S = 0.001
 WATCHLIST_AUDIT_PER_ENTRY_S = 0.005
 JOIN_READY_TIMEOUT_S = 120
+WATCHLIST_BATCH_BYTES = 512 * 1024
 
 
-async def _load_watchlist(bootstrap: str, topic: str, commands: list[dict], one: bool) -> None:
+async def _load_watchlist(bootstrap: str, topic: str, commands: list[dict]) -> dict[int, int]:
+    """Write the watchlist and return each partition's end (the offset after its last
+    command). Batches hold many records on every broker: the workers' reader takes the end
+    from fetch responses (streams/readto.py), and one record per batch made a 1 M-entry
+    watchlist a million round trips."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all",
                                 client_id="vigil-loadtest-watchlist",
-                                **aiokafka_producer_kwargs(one))
+                                max_batch_size=WATCHLIST_BATCH_BYTES, linger_ms=5)
     await producer.start()
+    ends: dict[int, int] = {}
     try:
         for i in range(0, len(commands), 10_000):  # bounded batches of futures
             futures = [await producer.send(topic, dumps(c), key=c["entry_id"].encode())
                        for c in commands[i:i + 10_000]]
-            await asyncio.gather(*futures)
+            for meta in await asyncio.gather(*futures):
+                ends[meta.partition] = max(ends.get(meta.partition, 0), meta.offset + 1)
     finally:
         await producer.stop()
+    return ends
 
 
 @dataclass
@@ -176,20 +185,26 @@ async def _timed_phase(d: Deployment, plans: list[StreamPlan], cfg: BenchConfig,
         group_lag.close()
 
 
-def _wait_watchlist_audited(d: Deployment, timeout_s: float) -> None:
-    """Wait until the workers' consumer group has committed every watchlist command, that is
-    audited it.
+def _wait_watchlist_audited(d: Deployment, ends: dict[int, int], timeout_s: float) -> None:
+    """Wait until the workers' consumer group has committed every watchlist command up to
+    `ends` (partition: offset after the last command), that is audited it.
 
     The audit agent shares Faust's consumer with the record agents: while it writes the
-    audit events of a bulk load, one per record and in order, its full stream buffer holds
-    back the delivery of sensing messages too (measured after a 10,000-entry load: no
-    record matched in about 3 of the first 6 s of traffic). That is set-up, not the rate
-    the bench measures, so the traffic waits for it.
+    audit events of a bulk load, its full stream buffer holds back the delivery of sensing
+    messages too (measured after a 10,000-entry load: no record matched in about 3 of the
+    first 6 s of traffic). That is set-up, not the rate the bench measures, so the traffic
+    waits for it. The ends are the writer's own acks: ListOffsets is wrong on the embedded
+    broker for a topic written in batches (streams/readto.py).
     """
     lag = GroupLag(d.bootstrap, app_id(d.settings), [d.topics.watchlist])
     deadline = time.monotonic() + timeout_s
     try:
-        while (left := lag.messages()) is None or left > 0:
+        while True:
+            committed = lag.committed()
+            left = sum(max(0, end - committed.get(TopicPartition(d.topics.watchlist, p), 0))
+                       for p, end in ends.items())
+            if not left:
+                return
             if time.monotonic() > deadline:
                 raise RuntimeError(f"watchlist audit not done after {timeout_s:.0f} s "
                                    f"({left} commands left)")
@@ -232,7 +247,8 @@ def run_bench(settings: Settings, cfg: BenchConfig, run_dir: Path) -> Measuremen
                                             list(gen.messages(stream, pool, batch, rate))))
             one = needs_one_record_per_batch(d.settings, bootstrap)
             loaded = time.monotonic()
-            asyncio.run(_load_watchlist(bootstrap, d.topics.watchlist, gen.commands, one))
+            watchlist_ends = asyncio.run(_load_watchlist(bootstrap, d.topics.watchlist,
+                                                         gen.commands))
             if cfg.baseline_records:
                 watched = [(c["id_type"], c["key"], c["entry_id"]) for c in gen.commands
                            if c["subject_type"] == "device"]
@@ -243,7 +259,8 @@ def run_bench(settings: Settings, cfg: BenchConfig, run_dir: Path) -> Measuremen
             entries = d.watchlist_entries()
             if entries != len(gen.commands):
                 raise RuntimeError(f"worker holds {entries} entries, {len(gen.commands)} sent")
-            _wait_watchlist_audited(d, 60 + len(gen.commands) * WATCHLIST_AUDIT_PER_ENTRY_S)
+            _wait_watchlist_audited(d, watchlist_ends,
+                                    60 + len(gen.commands) * WATCHLIST_AUDIT_PER_ENTRY_S)
             setup_s = time.monotonic() - loaded
             phase = asyncio.run(_timed_phase(d, plans, cfg, one))
             d.stop_worker()

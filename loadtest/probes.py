@@ -175,12 +175,16 @@ class GroupLag:
         """Return the group's lag in messages, or None when the group has committed nothing."""
         tps = [TopicPartition(t, p) for t in self.topics
                for p in (self._consumer.partitions_for_topic(t) or ())]
-        committed = self._admin.list_group_offsets(self.group).get(self.group, {})
+        committed = self.committed()
         if not committed:
             return None
         ends = self._consumer.end_offsets(tps)
-        return sum(max(0, ends[tp] - (committed[tp].offset if tp in committed else 0))
-                   for tp in tps)
+        return sum(max(0, ends[tp] - committed.get(tp, 0)) for tp in tps)
+
+    def committed(self) -> dict[TopicPartition, int]:
+        """Return the group's committed offset per partition (empty before its first commit)."""
+        offsets = self._admin.list_group_offsets(self.group).get(self.group, {})
+        return {tp: meta.offset for tp, meta in offsets.items()}
 
     def close(self) -> None:
         """Close the clients."""

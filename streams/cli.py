@@ -87,7 +87,7 @@ def cmd_watchlist_load(settings: Settings, args: argparse.Namespace) -> int:
     from streams.topics import topic_names
 
     topic = topic_names(settings).watchlist
-    producer = make_producer(settings)
+    producer = make_producer(settings, bulk=True)
     sent = refused = 0
     try:
         futures = []

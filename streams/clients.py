@@ -22,11 +22,19 @@ def needs_one_record_per_batch(settings: Settings, bootstrap: str) -> bool:
     return one_record_per_batch(mode, check)
 
 
-def make_producer(settings: Settings) -> KafkaProducer:
-    """Return a kafka-python producer for the deployment, topics created, mode checked."""
+# Batch size for topics written in bulk whose readers take the end from fetch responses.
+BULK_BATCH_BYTES = 512 * 1024
+
+
+def make_producer(settings: Settings, bulk: bool = False) -> KafkaProducer:
+    """Return a kafka-python producer for the deployment, topics created, mode checked.
+
+    `bulk`: large batches whatever the broker, for a topic whose readers take the end from
+    fetch responses (streams/readto.py), such as the watchlist.
+    """
     bootstrap = resolve_bootstrap(settings)
     ensure_topics(bootstrap, settings)
-    one = needs_one_record_per_batch(settings, bootstrap)
+    batching = ({"batch_size": BULK_BATCH_BYTES} if bulk else
+                kafka_python_producer_kwargs(needs_one_record_per_batch(settings, bootstrap)))
     return KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5,
-                         max_request_size=8 << 20, client_id="vigil-cli",
-                         **kafka_python_producer_kwargs(one))
+                         max_request_size=8 << 20, client_id="vigil-cli", **batching)
