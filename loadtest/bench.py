@@ -33,7 +33,7 @@ from loadtest.sender import StreamPlan, StreamSent, send_plan
 from loadtest.traffic import STREAMS, TrafficGenerator
 from schemas.json import dumps, loads
 from streams.brokercheck import aiokafka_producer_kwargs
-from streams.clients import needs_one_record_per_batch
+from streams.clients import BULK_BATCH_BYTES, needs_one_record_per_batch
 from streams.topics import app_id
 
 SAMPLE_EVERY_S = 0.5
@@ -42,7 +42,6 @@ FULL_READ_EVERY_S = 5.0  # after catching up, how long to wait for hits that sho
 WATCHLIST_READY_PER_ENTRY_S = 0.001
 WATCHLIST_AUDIT_PER_ENTRY_S = 0.005
 JOIN_READY_TIMEOUT_S = 120
-WATCHLIST_BATCH_BYTES = 512 * 1024
 
 
 async def _load_watchlist(bootstrap: str, topic: str, commands: list[dict]) -> dict[int, int]:
@@ -52,7 +51,7 @@ async def _load_watchlist(bootstrap: str, topic: str, commands: list[dict]) -> d
     watchlist a million round trips."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all",
                                 client_id="vigil-loadtest-watchlist",
-                                max_batch_size=WATCHLIST_BATCH_BYTES, linger_ms=5)
+                                max_batch_size=BULK_BATCH_BYTES, linger_ms=5)
     await producer.start()
     ends: dict[int, int] = {}
     try:
