@@ -196,14 +196,10 @@ def _wait_watchlist_audited(d: Deployment, ends: dict[int, int], timeout_s: floa
     broker for a topic written in batches (streams/readto.py).
     """
     lag = GroupLag(d.bootstrap, app_id(d.settings), [d.topics.watchlist])
+    tp_ends = {TopicPartition(d.topics.watchlist, p): end for p, end in ends.items()}
     deadline = time.monotonic() + timeout_s
     try:
-        while True:
-            committed = lag.committed()
-            left = sum(max(0, end - committed.get(TopicPartition(d.topics.watchlist, p), 0))
-                       for p, end in ends.items())
-            if not left:
-                return
+        while (left := lag.messages(tp_ends)) is None or left > 0:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"watchlist audit not done after {timeout_s:.0f} s "
                                    f"({left} commands left)")

@@ -171,15 +171,20 @@ class GroupLag:
         self._consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
                                        client_id="vigil-loadtest-lag")
 
-    def messages(self) -> int | None:
-        """Return the group's lag in messages, or None when the group has committed nothing."""
-        tps = [TopicPartition(t, p) for t in self.topics
-               for p in (self._consumer.partitions_for_topic(t) or ())]
+    def messages(self, ends: dict[TopicPartition, int] | None = None) -> int | None:
+        """Return the group's lag in messages, or None when the group has committed nothing.
+
+        The lag is measured against `ends` when given (say a writer's own acks), else
+        against ListOffsets, which is wrong on the embedded broker for a topic written in
+        batches of many records (streams/readto.py)."""
         committed = self.committed()
         if not committed:
             return None
-        ends = self._consumer.end_offsets(tps)
-        return sum(max(0, ends[tp] - committed.get(tp, 0)) for tp in tps)
+        if ends is None:
+            ends = self._consumer.end_offsets([
+                TopicPartition(t, p) for t in self.topics
+                for p in (self._consumer.partitions_for_topic(t) or ())])
+        return sum(max(0, end - committed.get(tp, 0)) for tp, end in ends.items())
 
     def committed(self) -> dict[TopicPartition, int]:
         """Return the group's committed offset per partition (empty before its first commit)."""
