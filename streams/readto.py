@@ -11,24 +11,76 @@ ways, so readers that use the fetch figure need no broker-specific mode.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Hashable, Iterable, Mapping
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+Lookup = Callable[[Hashable], int | None]
 
 
 class FetchedEnds:
-    """Each partition's end as reported by the first fetch response that covered it."""
+    """Each partition's end as reported by the first fetch response that covered it.
 
-    def __init__(self, partitions: Iterable[Hashable]) -> None:
+    `since_ms`: only a response to a fetch sent after that moment counts, for a consumer
+    that was already fetching then (a reader catching up with what was written up to a
+    partition assignment, say). aiokafka tells when a partition's high watermark was last
+    updated (`last_poll_timestamp`), not when the request left; it sends the next request
+    to a broker only after the previous response is handled, so the second update after
+    `since_ms` answers a request sent after it. Updates that fall between two `note` calls
+    look like one, which only makes the wait one response longer.
+    """
+
+    def __init__(self, partitions: Iterable[Hashable], since_ms: int | None = None) -> None:
         self.partitions = list(partitions)
+        self.since_ms = since_ms
         self._ends: dict[Hashable, int] = {}
+        self._first_update: dict[Hashable, int] = {}
 
-    def note(self, highwater: Callable[[Hashable], int | None]) -> None:
+    @classmethod
+    def from_now(cls, partitions: Iterable[Hashable]) -> FetchedEnds:
+        """Return ends to be taken from fetches sent from now on (see `since_ms`)."""
+        return cls(partitions, since_ms=time.time_ns() // 1_000_000)  # aiokafka's clock
+
+    def note(self, highwater: Lookup, polled: Lookup | None = None) -> None:
         """Take the end of every partition not yet known from `highwater` (a consumer's
-        `highwater` method: None until a fetch response has covered the partition)."""
+        `highwater` method: None until a fetch response has covered the partition), and,
+        with `since_ms`, its update time from `polled` (`last_poll_timestamp`)."""
         for tp in self.partitions:
-            if tp not in self._ends and (end := highwater(tp)) is not None:
-                self._ends[tp] = end
+            if tp in self._ends or (end := highwater(tp)) is None:
+                continue
+            if self.since_ms is not None:
+                at = polled(tp) if polled is not None else None
+                if at is None or at <= self.since_ms:
+                    continue
+                if self._first_update.setdefault(tp, at) == at:
+                    continue  # its request may have left before since_ms
+            self._ends[tp] = end
+
+    def known(self) -> dict[Hashable, int] | None:
+        """Return every partition's end once all are known, else None."""
+        return dict(self._ends) if len(self._ends) == len(self.partitions) else None
 
     def unread(self, positions: Mapping[Hashable, int]) -> list[Hashable]:
         """Return the partitions whose end is unknown or not yet reached by `positions`."""
         return [tp for tp in self.partitions
                 if tp not in self._ends or positions[tp] < self._ends[tp]]
+
+
+async def current_ends(consumer: AIOKafkaConsumer, tps: list[TopicPartition],
+                       timeout_s: float) -> dict[TopicPartition, int]:
+    """Return where each of `tps` (assigned to `consumer`) ends now, from fetch responses.
+
+    Moves the consumer's positions (to near those ends; the records read on the way are
+    dropped), so the caller seeks afterwards. Raises TimeoutError when a partition's end is
+    not known within `timeout_s`.
+    """
+    ends = FetchedEnds.from_now(tps)
+    await consumer.seek_to_end(*tps)  # ListOffsets: at or a batch short of the end
+    deadline = time.monotonic() + timeout_s
+    while (known := ends.known()) is None:
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"no fetch response gave the ends of {tps} in {timeout_s}s")
+        await consumer.getmany(*tps, timeout_ms=100, max_records=10_000)
+        ends.note(consumer.highwater, consumer.last_poll_timestamp)
+    return known
