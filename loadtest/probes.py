@@ -16,6 +16,7 @@ from kafka.admin import KafkaAdminClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from schemas.json import loads
+from streams.readto import FetchedEnds, current_ends
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 _PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -68,9 +69,9 @@ class HitReader:
         tps = [TopicPartition(self.topic, p)
                for p in sorted(self._consumer.partitions_for_topic(self.topic) or ())]
         self._consumer.assign(tps)
-        await self._consumer.seek_to_end(*tps)
-        for tp in tps:
-            self._start[tp] = await self._consumer.position(tp)
+        self._start = await current_ends(self._consumer, tps, timeout_s=30)
+        for tp, offset in self._start.items():
+            self._consumer.seek(tp, offset)
         self._task = asyncio.create_task(self._read(self._consumer, self.seen))
 
     @staticmethod
@@ -98,13 +99,14 @@ class HitReader:
             consumer.assign(list(self._start))
             for tp, offset in self._start.items():
                 consumer.seek(tp, offset)
-            ends = await consumer.end_offsets(list(self._start))
+            ends = FetchedEnds.from_now(self._start)
             deadline = time.monotonic() + timeout_s
             while time.monotonic() < deadline:
-                if all([await consumer.position(tp) >= end for tp, end in ends.items()]):
-                    break
                 batches = await consumer.getmany(timeout_ms=200, max_records=10_000)
                 hits += self._hits_of(batches, wall_ms())
+                ends.note(consumer.highwater, consumer.last_poll_timestamp)
+                if not ends.unread({tp: await consumer.position(tp) for tp in self._start}):
+                    break
         finally:
             await consumer.stop()
         return hits

@@ -20,9 +20,13 @@ from prometheus_client import Counter, Gauge
 
 from config.subscribers import Principal
 from schemas.hits import Hit, decode_hit
+from streams.readto import current_ends
 from web.sse import Position, encode_position
 
 log = logging.getLogger(__name__)
+
+# How long the live reader may take to learn where the topic ends when it starts.
+START_TIMEOUT_S = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +170,7 @@ class HitFanout:
         try:
             tps = await self._assign(consumer)
             if not self.position:
-                ends = await consumer.end_offsets(tps)
+                ends = await current_ends(consumer, tps, START_TIMEOUT_S)
                 begins = await consumer.beginning_offsets(tps)
                 back = self.recent_limit // max(1, len(tps))
                 self.live_from = {tp.partition: ends[tp] for tp in tps}

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
+from aiokafka import AIOKafkaProducer
 from kafka import KafkaConsumer, TopicPartition
 
-from loadtest.probes import GroupLag, process_sample, worker_counters
+from loadtest.probes import GroupLag, HitReader, process_sample, worker_counters
+from schemas.json import dumps
 
 pytestmark = pytest.mark.integration
 
@@ -48,3 +51,37 @@ def test_worker_counters_and_process_sample_of_a_running_worker(deployment_facto
     assert counters["rejected/plate"] == 1
     sample = process_sample(d.worker.pid)
     assert sample is not None and sample.cpu_s > 0 and sample.rss_bytes > 10 << 20
+
+
+async def _write_hits_in_batches(bootstrap: str, topic: str, ids: range) -> None:
+    # Queued before the first request leaves, so each partition gets one many-record batch.
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=200)
+    await producer.start()
+    try:
+        sent = [await producer.send(topic, dumps({
+            "hit_id": f"h{i}", "source": "sensing", "location_id": "S-1",
+            "observed_ts": 1_795_000_000_000 + i}), key=f"e{i}".encode()) for i in ids]
+        await asyncio.gather(*sent)
+    finally:
+        await producer.stop()
+
+
+def test_hit_reader_takes_hits_written_in_batches_from_its_start_to_the_end(
+        deployment_factory) -> None:
+    # ListOffsets on the embedded broker stops at the last batch's base offset + 1: a start
+    # taken from it would include most of the batch before it, and a read up to it would
+    # miss most of the batches after it.
+    d = deployment_factory()
+
+    async def run() -> set[str]:
+        await _write_hits_in_batches(d.bootstrap, d.topics.hits, range(40))
+        reader = HitReader(d.bootstrap, d.topics.hits, 100)
+        await reader.start()
+        try:
+            for first in (40, 100, 160):
+                await _write_hits_in_batches(d.bootstrap, d.topics.hits, range(first, first + 60))
+            return {h.hit_id for h in await reader.read_all(timeout_s=30)}
+        finally:
+            await reader.stop()
+
+    assert asyncio.run(run()) == {f"h{i}" for i in range(40, 220)}
