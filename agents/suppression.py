@@ -2,8 +2,9 @@
 
 A group-less consumer reads all partitions of the hits topic from `suppression_lookback_s`
 back (by Kafka timestamp) and records each hit; the record agents wait until it has
-caught up with the end offsets seen at start, so a restarted worker suppresses exactly as
-the one before it did. Hits are few, so every worker reading all of them costs little.
+caught up with the ends that fetch responses reported after it started, so a restarted
+worker suppresses exactly as the one before it did. Hits are few, so every worker reading
+all of them costs little (but see FOLLOW_EVERY_S).
 
 The same holds at every partition assignment: records handed over by a rebalance may
 have been matched by their previous owner already (its last batch before the handover,
@@ -14,6 +15,8 @@ have been read: a record matched twice is suppressed the second time, not hit tw
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 
@@ -23,8 +26,19 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from agents.context import WorkerContext
 from agents.restarting import keep_running
 from schemas.hits import decode_hit
+from streams.readto import FetchedEnds
 
 log = logging.getLogger(__name__)
+
+# Once caught up, the reader takes what has arrived this often, not each hit as it lands.
+# Every fetch that returns records costs the embedded broker a walk over all the batches
+# stored in the partition (README, "Why the broker slows down"), so a reader that fetched
+# each hit made the broker's work grow with the square of the hits. A worker remembers its
+# own hits as it sends them (Suppression.admit); another worker's hits reach it up to this
+# much later than before, which matters only where two workers sight one entry at one
+# location within that time (it always could race). A partition handover waits for them
+# anyway (resync). aiokafka fetches a partition again only once its records are taken.
+FOLLOW_EVERY_S = 0.5
 
 # Pruning walks the whole state; after every fetch it took 3.6 % of a worker's samples at
 # 250,000 records/s. Pairs only need to go before memory matters, so once a second will do.
@@ -39,17 +53,12 @@ async def _seek_lookback(consumer: AIOKafkaConsumer, tps: list[TopicPartition],
         log.warning("offsets_for_times failed on the hits topic; reading it from the start")
         await consumer.seek_to_beginning(*tps)
         return
-    ends = await consumer.end_offsets(tps)
     for tp in tps:
         at = found.get(tp)
-        consumer.seek(tp, at.offset if at is not None else ends[tp])
-
-
-async def _behind(consumer: AIOKafkaConsumer, tps: list[TopicPartition]
-                  ) -> dict[TopicPartition, int]:
-    """The partitions whose end is past the consumer's position, with that end."""
-    ends = await consumer.end_offsets(tps)
-    return {tp: end for tp, end in ends.items() if await consumer.position(tp) < end}
+        if at is not None:
+            consumer.seek(tp, at.offset)
+        else:  # nothing that recent; ListOffsets may put it a batch short, which is harmless
+            await consumer.seek_to_end(tp)
 
 
 async def _follow_hits(ctx: WorkerContext) -> None:
@@ -68,14 +77,14 @@ async def _follow_hits(ctx: WorkerContext) -> None:
         consumer.assign(tps)
         now = time.time_ns() // 1_000_000
         await _seek_lookback(consumer, tps, now - alerts.suppression_lookback_s * 1000)
-        pending = await _behind(consumer, tps)
+        # Catching up: read to the ends that fetch responses report (ListOffsets is short on
+        # the embedded broker for a topic written in batches, streams/readto.py).
+        catch_up: FetchedEnds | None = FetchedEnds.from_now(tps)
         next_prune = time.monotonic()
         while True:
             if ctx.suppression_resync.is_set():
                 ctx.suppression_resync.clear()
-                pending = await _behind(consumer, tps)
-            if not pending:
-                ctx.suppression_loaded.set()
+                catch_up = FetchedEnds.from_now(tps)
             # Short polls: a record agent waiting on a resync waits at most one of them.
             batches = await consumer.getmany(timeout_ms=ctx.settings.kafka.fetch_max_wait_ms,
                                              max_records=5000)
@@ -86,13 +95,18 @@ async def _follow_hits(ctx: WorkerContext) -> None:
                     except Exception:  # not ours to judge: the hits topic is output
                         continue
                     ctx.suppression.remember(hit.entry_id, hit.location_id, hit.observed_ts)
-            for tp in list(pending):
-                if await consumer.position(tp) >= pending[tp]:
-                    del pending[tp]
+            if catch_up is not None:
+                catch_up.note(consumer.highwater, consumer.last_poll_timestamp)
+                if not catch_up.unread({tp: await consumer.position(tp) for tp in tps}):
+                    catch_up = None
+                    ctx.suppression_loaded.set()
             if time.monotonic() >= next_prune:
                 next_prune = time.monotonic() + PRUNE_EVERY_S
                 lookback_ms = max(alerts.suppression_lookback_s, alerts.suppress_seconds) * 1000
                 ctx.suppression.forget_before(ctx.suppression.newest_ms - lookback_ms)
+            if catch_up is None:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(ctx.suppression_resync.wait(), FOLLOW_EVERY_S)
     finally:
         await consumer.stop()
 

@@ -56,10 +56,15 @@ def create_app(ctx: WorkerContext) -> faust.App:
     app = faust.App(app_id(ctx.settings), **conf)
     raw = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw",
            "value_serializer": "raw"}
-    # Hits and dead letters need more than one request in flight (agents/output_producers.py).
-    outputs = app.service(OutputProducers(ctx.bootstrap, ctx.one_record_per_batch))
-    ctx.hits_topic = outputs.topic(ctx.topics.hits, one_writer_per_partition=True)
-    ctx.deadletter_topic = outputs.topic(ctx.topics.deadletter, one_writer_per_partition=False)
+    # Dead letters need more than one request in flight (agents/output_producers.py). Hits
+    # are written in batches on every broker: their readers take the end from fetch
+    # responses (streams/readto.py), and each stored batch costs the embedded broker on
+    # every later fetch of the partition (agents/suppression.py, FOLLOW_EVERY_S).
+    dead_letters = app.service(OutputProducers(ctx.bootstrap, ctx.one_record_per_batch))
+    hits = app.service(OutputProducers(ctx.bootstrap, one_record_per_batch=False))
+    ctx.hits_topic = hits.topic(ctx.topics.hits, one_writer_per_partition=True)
+    ctx.deadletter_topic = dead_letters.topic(ctx.topics.deadletter,
+                                              one_writer_per_partition=False)
     ctx.audit_topic = app.topic(ctx.topics.audit, **raw)
     ctx.audit = AuditTrail(ctx.audit_topic, ctx.metrics.audit_events,
                            ctx.settings.worker.send_retries)
