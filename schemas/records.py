@@ -70,7 +70,13 @@ def decode_records(
     Contract: in an array a bad record is rejected alone, with its index, and the
     others are kept in order.
     """
-    doc = parse_json(value)
+    return records_of(parse_json(value), parse_one)
+
+
+def records_of(
+    doc: Any, parse_one: Callable[[dict[str, Any]], T]
+) -> tuple[list[T], list[Rejected]]:
+    """`decode_records` of a value already parsed by `parse_json`."""
     if isinstance(doc, Rejected):
         return [], [doc]
     if isinstance(doc, dict):

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas.json import dumps
+from schemas.records import parse_json, records_of
 from schemas.rejection import Rejected
 from schemas.sensing import (
     MAGIC,
@@ -19,6 +20,8 @@ from schemas.sensing import (
     RSSI_MISSING,
     SENSING_CONTENT_TYPE,
     SensingBatch,
+    _batch_from_rows,
+    _parse_json_record,
     decode_sensing,
     device_id_matrix,
     encode_sensing_batch,
@@ -393,3 +396,65 @@ def test_columns_must_have_one_length() -> None:
             rssi=empty.rssi,
             sensor_num=empty.sensor_num,
         )
+
+
+
+_DEVICES = {
+    "mac": st.sampled_from(["aa:bb:cc:dd:ee:0f", "AA-BB-CC-DD-EE-0F", "aabb.ccdd.ee0f",
+                            "0123456789AB"]),
+    "imsi": st.text(alphabet=string.digits, min_size=15, max_size=15),
+    "imei": st.text(alphabet=string.digits, min_size=15, max_size=15),
+    "etag": st.text(alphabet=string.ascii_letters + string.digits, min_size=1, max_size=32),
+}
+_INVALID = {  # DROP: the field is absent (rssi may be)
+    "sensor_id": ["", "x" * 65, 7, None, DROP],
+    "ts": [-1, 2**53 + 1, True, 1.5, None, DROP, "2026-11-23T10:00:00Z", "2026-11-23T10:00"],
+    "id_type": ["MAC", 3, None, DROP, "ETAG"],
+    "device_id": ["", "zz:bb:cc:dd:ee:ff", "12345678901234", 5, None, DROP, "ab\u00e9cd",
+                  "1234567890123456789012345678901234"],
+    "rssi": [128, -129, True, 1.0, "3"],
+}
+
+
+def json_sightings(flawed: bool) -> st.SearchStrategy[Any]:
+    """A valid sighting as a JSON value, or (flawed) one with exactly one field bad or
+    absent, or a value that is not an object."""
+    def build(id_type: str, bad_field: str) -> st.SearchStrategy[Any]:
+        fields = {"sensor_id": st.text(min_size=1, max_size=64), "ts": st.integers(0, 2**53),
+                  "id_type": st.just(id_type), "device_id": _DEVICES[id_type],
+                  "rssi": st.one_of(st.integers(-128, 127), st.just(DROP))}
+        if flawed:
+            fields[bad_field] = st.sampled_from(_INVALID[bad_field])
+        return st.fixed_dictionaries(fields).map(
+            lambda r: {k: v for k, v in r.items() if v is not DROP})
+
+    record = st.tuples(st.sampled_from(sorted(_DEVICES)), st.sampled_from(sorted(_INVALID))
+                       ).flatmap(lambda t: build(*t))
+    return st.one_of(record, st.sampled_from([5, "x", [1], None])) if flawed else record
+
+
+def same_batch(a: SensingBatch, b: SensingBatch) -> bool:
+    def names(batch: SensingBatch) -> list[Any]:
+        return [] if batch.sensor_name is None else list(batch.sensor_name)
+
+    return names(a) == names(b) and all(
+        np.array_equal(getattr(a, f), getattr(b, f))
+        for f in ("ts", "id_type", "device_id", "rssi", "sensor_num"))
+
+
+@settings(max_examples=1000, deadline=None, database=None)
+@given(st.one_of(st.lists(json_sightings(flawed=False), max_size=30),
+                 st.lists(st.one_of(json_sightings(flawed=False), json_sightings(flawed=True)),
+                          max_size=30),
+                 st.tuples(st.lists(json_sightings(flawed=False), max_size=30),
+                           json_sightings(flawed=True), st.integers(0, 30)).map(
+                     lambda t: [*t[0][:t[2]], t[1], *t[0][t[2]:]])))
+def test_json_arrays_decode_as_the_per_record_path_does(items: list[Any]) -> None:
+    # The column-wise path takes a message only when every record is valid; the per-record
+    # path is the reference for what is valid and how the rest is rejected.
+    value = dumps(items)
+    batch, rejected = decode_sensing(value, None)
+    rows, ref_rejected = records_of(parse_json(value), _parse_json_record)
+    assert same_batch(batch, _batch_from_rows(rows))
+    assert [(r.reason, r.index, r.detail) for r in rejected] == [
+        (r.reason, r.index, r.detail) for r in ref_rejected]
