@@ -24,7 +24,8 @@ MAX_ETAG_CHARS = 32
 MAX_PLATE_CHARS = 16
 MAX_DOC_NUMBER_CHARS = 32
 
-_MAC_SEPARATORS = str.maketrans("", "", ":-.")
+MAC_SEPARATORS = ":-."
+_MAC_SEPARATORS = str.maketrans("", "", MAC_SEPARATORS)
 _PLATE_SEPARATORS = str.maketrans("", "", " -·.")
 
 # Confusion classes of plate OCR; the first character of each is its representative.

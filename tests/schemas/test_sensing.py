@@ -398,10 +398,21 @@ def test_columns_must_have_one_length() -> None:
         )
 
 
+def _separated_macs() -> st.SearchStrategy[str]:
+    """12 hex digits of either case with runs of any MAC separators between and around."""
+    def interleave(digits: str, runs: list[str]) -> str:
+        return "".join(run + d for run, d in zip(runs, digits, strict=False)) + runs[-1]
+
+    return st.builds(interleave, st.text(alphabet=string.hexdigits, min_size=12, max_size=12),
+                     st.lists(st.text(alphabet=":-.", max_size=3), min_size=13, max_size=13))
+
 
 _DEVICES = {
-    "mac": st.sampled_from(["aa:bb:cc:dd:ee:0f", "AA-BB-CC-DD-EE-0F", "aabb.ccdd.ee0f",
-                            "0123456789AB"]),
+    # The last one is longer than the column-wise path takes (it goes per record).
+    "mac": st.one_of(st.sampled_from(["aa:bb:cc:dd:ee:0f", "AA-BB-CC-DD-EE-0F",
+                                      "aabb.ccdd.ee0f", "0123456789AB",
+                                      "a" + ":" * 70 + "abbccddeeff"]),
+                     _separated_macs()),
     "imsi": st.text(alphabet=string.digits, min_size=15, max_size=15),
     "imei": st.text(alphabet=string.digits, min_size=15, max_size=15),
     "etag": st.text(alphabet=string.ascii_letters + string.digits, min_size=1, max_size=32),
@@ -411,7 +422,9 @@ _INVALID = {  # DROP: the field is absent (rssi may be)
     "ts": [-1, 2**53 + 1, True, 1.5, None, DROP, "2026-11-23T10:00:00Z", "2026-11-23T10:00"],
     "id_type": ["MAC", 3, None, DROP, "ETAG"],
     "device_id": ["", "zz:bb:cc:dd:ee:ff", "12345678901234", 5, None, DROP, "ab\u00e9cd",
-                  "1234567890123456789012345678901234"],
+                  "1234567890123456789012345678901234", "aabbccddeeff\x00", "aabbcc\x00ddeeff",
+                  "aabbccddeef", "aabbccddeeff0", "12345:678901234", "ab:cd", ["aabbccddeeff"],
+                  "aa:bb:cc:dd:ee:ff:" + "0" * 60],
     "rssi": [128, -129, True, 1.0, "3"],
 }
 
@@ -452,9 +465,26 @@ def same_batch(a: SensingBatch, b: SensingBatch) -> bool:
 def test_json_arrays_decode_as_the_per_record_path_does(items: list[Any]) -> None:
     # The column-wise path takes a message only when every record is valid; the per-record
     # path is the reference for what is valid and how the rest is rejected.
+    _assert_both_paths_agree(items)
+
+
+def _assert_both_paths_agree(items: list[Any]) -> None:
     value = dumps(items)
     batch, rejected = decode_sensing(value, None)
     rows, ref_rejected = records_of(parse_json(value), _parse_json_record)
     assert same_batch(batch, _batch_from_rows(rows))
     assert [(r.reason, r.index, r.detail) for r in rejected] == [
         (r.reason, r.index, r.detail) for r in ref_rejected]
+
+
+@pytest.mark.parametrize("id_type", sorted(_DEVICES))
+@pytest.mark.parametrize("device_id", [d for d in _INVALID["device_id"] if d is not DROP]
+                         + ["aa:bb:cc:dd:ee:0f", "123456789012345", "ab", "x" * 32])
+def test_every_id_type_judges_each_identifier_as_the_per_record_path_does(
+        id_type: str, device_id: Any) -> None:
+    # Each identifier under each id_type, beside a valid record: the random examples above
+    # rarely pair a given identifier with a given type.
+    _assert_both_paths_agree([{"sensor_id": "S-1", "ts": 1, "id_type": "imsi",
+                               "device_id": "123456789012345"},
+                              {"sensor_id": "S-2", "ts": 2, "id_type": id_type,
+                               "device_id": device_id}])
