@@ -24,6 +24,7 @@ from agents.records import now_ms
 from agents.restarting import keep_running
 from schemas.rejection import Rejected, encode_deadletter
 from schemas.watchlist import WatchlistDelete, WatchlistEntry, decode_watchlist_command
+from streams.gcpauses import freeze_long_lived
 from streams.readto import FetchedEnds
 
 log = logging.getLogger(__name__)
@@ -136,10 +137,12 @@ async def _read_watchlist(ctx: WorkerContext) -> None:
             if not ctx.watchlist_loaded.is_set():
                 ends.note(consumer.highwater)
                 if not ends.unread({tp: await consumer.position(tp) for tp in tps}):
+                    frozen = freeze_long_lived()
                     ctx.watchlist_loaded.set()
                     ctx.metrics.watchlist_ready.set(1)
-                    log.info("watchlist loaded: %d entries from %s in %.2fs",
-                             len(ctx.watchlist), topic, time.monotonic() - started)
+                    log.info("watchlist loaded: %d entries from %s in %.2fs (%d objects "
+                             "frozen out of garbage collection)", len(ctx.watchlist), topic,
+                             time.monotonic() - started, frozen)
             if time.monotonic() >= next_check:
                 next_check = time.monotonic() + LOG_CHECK_S
                 if await _log_lost(ctx, consumer, read_upto):

@@ -16,6 +16,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 HIT_LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 10, 30, 60)
 # Records per agent batch: one JSON record up to many full binary batches.
 BATCH_RECORDS_BUCKETS = (1, 10, 100, 1_000, 10_000, 100_000, 1_000_000)
+# Garbage collector pauses: young generations take microseconds, a full one over a large
+# heap hundreds of milliseconds (streams/gcpauses.py).
+GC_PAUSE_BUCKETS = (0.0001, 0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
 
 
 class Metrics(NamedTuple):
@@ -42,6 +45,7 @@ class Metrics(NamedTuple):
     subscriber_buffer_depth: Gauge
     subscriber_drops: Counter
     audit_events: Counter
+    gc_pause: Histogram
 
 
 def build_metrics(registry: CollectorRegistry | None = None) -> Metrics:
@@ -124,4 +128,7 @@ def build_metrics(registry: CollectorRegistry | None = None) -> Metrics:
                                  ["subscriber"], registry=r),
         audit_events=Counter("vigil_audit_events", "Audit events written, by type", ["type"],
                              registry=r),
+        gc_pause=Histogram("vigil_gc_pause_seconds",
+                           "Pauses of Python's garbage collector, by generation",
+                           ["generation"], registry=r, buckets=GC_PAUSE_BUCKETS),
     )

@@ -13,6 +13,7 @@ from config.settings import Settings
 from streams.app import create_app
 from streams.broker import resolve_bootstrap
 from streams.brokercheck import check_high_watermark, one_record_per_batch
+from streams.gcpauses import observe_gc_pauses
 from streams.metrics import build_metrics
 from streams.topics import ensure_topics, topic_names
 from tables.index import warm_up
@@ -33,6 +34,7 @@ def prepare_worker(settings: Settings) -> WorkerContext:
     metrics = build_metrics()
     metrics.broker_hwm_counts_batches.set(int(check.counts_batches))
     metrics.producer_one_record_per_batch.set(int(one_per_batch))
+    observe_gc_pauses(metrics.gc_pause)
     secret = settings.watchlist.hash_secret.encode("utf-8") or None
     started = time.monotonic()
     warm_up()
