@@ -17,6 +17,7 @@ from typing import Any
 
 import faust
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from mode import Service
 
 from agents.context import WorkerContext
 from agents.delivery import Outgoing, deliver
@@ -207,8 +208,31 @@ def entry_view(entry: WatchlistEntry) -> dict[str, Any]:
             "expires_at": entry.expires_at}
 
 
-def register_watchlist(app: faust.App, ctx: WorkerContext) -> None:
-    """Register the global watchlist reader and the command auditing agent on `app`."""
+class WatchlistReader(Service):
+    """The global watchlist reader as a service whose start ends once the watchlist is read
+    to its end; it then follows the topic for the life of the worker.
+
+    The worker starts it just before Faust's consumer (streams/app.py), so a worker joins
+    its consumer group only once it can match: one that joined first held the partitions
+    a rebalance gave it while it read the watchlist, and their records waited meanwhile
+    (measured: a second worker reading 10^6 entries for 38 s under 570,000 records/s, p99
+    42 s). The web server is up already, so /healthz and /metrics answer during the read.
+    """
+
+    def __init__(self, ctx: WorkerContext) -> None:
+        super().__init__()
+        self.ctx = ctx
+
+    async def on_start(self) -> None:
+        """Start the reader (after a failure the index keeps what it has and the topic is
+        read from the start), and return once the watchlist is loaded or the worker stops."""
+        self.add_future(keep_running("watchlist reader", lambda: _read_watchlist(self.ctx)))
+        await self.wait(self.ctx.watchlist_loaded.wait())
+
+
+def register_watchlist(app: faust.App, ctx: WorkerContext) -> WatchlistReader:
+    """Register the command auditing agent and the expiry timer on `app`; return the global
+    watchlist reader, for the worker to start before its consumer."""
     topic = app.topic(ctx.topics.watchlist, key_type=bytes, value_type=bytes,
                       key_serializer="raw", value_serializer="raw")
     w = ctx.settings.worker
@@ -218,11 +242,6 @@ def register_watchlist(app: faust.App, ctx: WorkerContext) -> None:
     @app.timer(interval=ctx.settings.watchlist.expiry_check_s)
     async def expire() -> None:
         await expire_entries(app, ctx, started_ms)
-
-    @app.task
-    async def read_watchlist() -> None:
-        # After a failure the index keeps what it has and the topic is read from the start.
-        await keep_running("watchlist reader", lambda: _read_watchlist(ctx))
 
     async def audit_commands(stream: faust.StreamT) -> None:
         async for events in stream.take_events(w.batch_max_messages, within=w.batch_within_s):
@@ -242,3 +261,4 @@ def register_watchlist(app: faust.App, ctx: WorkerContext) -> None:
             await deliver(out, w.send_retries)
 
     app.agent(topic, name="vigil.watchlist.audit")(audit_commands)
+    return WatchlistReader(ctx)

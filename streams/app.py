@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import faust
+from faust.app import BootStrategy
+from mode import ServiceT
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from agents.audit import AuditTrail
@@ -49,6 +51,17 @@ def faust_settings(ctx: WorkerContext) -> dict:
     }
 
 
+def _before_consumer(service: ServiceT) -> type[BootStrategy]:
+    """Return Faust's boot strategy with `service` started just before the consumer: the
+    web server is up by then, the consumer group is joined only once it has started."""
+
+    class StartBeforeConsumer(BootStrategy):
+        def kafka_consumer(self) -> list[ServiceT]:
+            return [service, *super().kafka_consumer()]
+
+    return StartBeforeConsumer
+
+
 def create_app(ctx: WorkerContext) -> faust.App:
     """Build the worker's Faust app: output topics, agents, the watchlist reader, web pages."""
     conf = faust_settings(ctx)
@@ -68,7 +81,7 @@ def create_app(ctx: WorkerContext) -> faust.App:
     ctx.audit_topic = app.topic(ctx.topics.audit, **raw)
     ctx.audit = AuditTrail(ctx.audit_topic, ctx.metrics.audit_events,
                            ctx.settings.worker.send_retries)
-    register_watchlist(app, ctx)
+    app.boot_strategy = _before_consumer(register_watchlist(app, ctx))(app)
     register_suppression(app, ctx)
     register_record_agents(app, ctx)
     register_consumer_lag(app, ctx)
