@@ -102,6 +102,7 @@ class HitCheck:
     duplicate: int
     missed_examples: tuple[str, ...]
     unexpected_examples: tuple[str, ...]
+    duplicate_examples: tuple[str, ...]
 
     @property
     def ok(self) -> bool:
@@ -115,8 +116,10 @@ def check_hits(expected_ids: Iterable[str], received_ids: Iterable[str]) -> HitC
     counts = Counter(received_ids)
     missed = sorted(expected - counts.keys())
     unexpected = sorted(counts.keys() - expected)
+    duplicate = sorted(h for h, n in counts.items() if n > 1)
     return HitCheck(
         expected=len(expected), received=sum(counts.values()), missed=len(missed),
         unexpected=len(unexpected), duplicate=sum(n - 1 for n in counts.values()),
         missed_examples=tuple(missed[:EXAMPLES]), unexpected_examples=tuple(unexpected[:EXAMPLES]),
+        duplicate_examples=tuple(duplicate[:EXAMPLES]),
     )

@@ -119,11 +119,16 @@ def _hit_figures(expected: set[str], produced: list[HitSeen], live: list[HitSeen
     """Hits produced against the expected ones; latency from when they were read live."""
     check = check_hits(expected, [h.hit_id for h in produced])
     latencies = [(h.read_ms - h.observed_ts) / 1000 for h in _first_reads(expected, live)]
+    by_id = {h.hit_id: h for h in produced}
     return {**_latencies(latencies), "expected_hits": check.expected,
             "received_hits": check.received, "missed_hits": check.missed,
             "unexpected_hits": check.unexpected, "duplicate_hits": check.duplicate,
             "missed_examples": list(check.missed_examples),
-            "unexpected_examples": list(check.unexpected_examples)}
+            "unexpected_examples": list(check.unexpected_examples),
+            # Where and when: a duplicate is one record matched twice (a crash, a rebalance).
+            "duplicate_examples": [{"hit_id": i, "location_id": by_id[i].location_id,
+                                    "observed_ts": by_id[i].observed_ts}
+                                   for i in check.duplicate_examples]}
 
 
 def timeline(m: Measurement) -> list[dict[str, float | None]]:

@@ -108,4 +108,5 @@ def test_check_hits_counts_missed_unexpected_and_duplicates() -> None:
     assert (check.expected, check.received, check.missed, check.unexpected, check.duplicate) == (
         3, 4, 1, 1, 1)
     assert check.missed_examples == ("b",) and not check.ok
+    assert check.duplicate_examples == ("a",) and check.unexpected_examples == ("x",)
     assert check_hits(["a"], ["a"]).ok
