@@ -59,3 +59,12 @@ def test_input_buffers_are_bounded_by_the_worker_settings() -> None:
     # These two bound what a worker holds while a backlog waits in the broker.
     assert queue_sizes == {300}
     assert consumer._max_partition_fetch_bytes == 65536
+
+
+def test_the_watchlist_is_read_before_the_consumer_joins_its_group() -> None:
+    # A worker that joined first held the partitions a rebalance gave it while it read a
+    # large watchlist; the web server must be up before, to answer /healthz meanwhile.
+    app = make_app(True)
+    order = [type(s).__name__ for s in app.boot_strategy.server()]
+    reader = order.index("WatchlistReader")
+    assert order.index("Web") < reader < order.index(type(app.consumer).__name__)
