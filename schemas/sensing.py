@@ -267,10 +267,11 @@ def _batch_if_all_valid(items: list[Any]) -> SensingBatch | None:
             or not all(type(r) is str for r in raws)):
         return None
     lengths = np.fromiter(map(len, raws), np.int64, len(raws))
-    if lengths.max() > _MAX_RAW_ID_CHARS:
+    longest = int(lengths.max())
+    if longest > _MAX_RAW_ID_CHARS:
         return None
     try:  # one byte a character: lengths count both
-        raw = np.array(raws, dtype=f"S{max(1, int(lengths.max()))}")
+        raw = np.array(raws, dtype=f"S{max(1, longest)}")
     except UnicodeEncodeError:
         return None
     code_column = np.array(codes, dtype=np.uint8)

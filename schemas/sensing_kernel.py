@@ -130,12 +130,12 @@ def normalized_ids(codes: np.ndarray, raw: np.ndarray, lengths: np.ndarray,
                    min_len: np.ndarray, max_len: np.ndarray, etag_code: int, out_width: int
                    ) -> tuple[np.ndarray, np.ndarray]:
     """Return (valid flag per identifier, the normalised identifiers as an (n, out_width)
-    matrix) of identifiers given as the rows of `raw` cut at `lengths` (see
-    `normalize_ids`)."""
+    matrix) of identifiers given as the rows of `raw` cut at `lengths` (contiguous int64;
+    see `normalize_ids`)."""
     n = len(codes)
     valid = np.empty(n, np.uint8)
     normalized = np.zeros((n, out_width), np.uint8)
-    normalize_ids(_read_only(codes), _read_only(raw), np.ascontiguousarray(lengths, np.int64),
+    normalize_ids(_read_only(codes), _read_only(raw), lengths,
                   char_bits, skip_bits, case_bit, min_len, max_len, np.uint8(etag_code),
                   valid, normalized)
     return valid, normalized
