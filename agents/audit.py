@@ -13,9 +13,9 @@ from typing import Any
 from faust.types import TopicT
 from prometheus_client import Counter
 
-from agents.delivery import Outgoing, deliver
 from schemas.audit import AuditChain
 from schemas.json import dumps
+from streams.delivery import Outgoing, deliver
 
 
 def new_producer_id() -> str:

@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from faust.types import TopicT
 
 from agents.audit import AuditTrail
-from agents.delivery import Destination
 from agents.faults import CrashPoint
+from agents.metrics import Metrics
 from config.settings import Settings
-from streams.metrics import Metrics
+from streams.delivery import Destination
 from streams.topics import TopicNames
 from tables.suppression import Suppression
 from tables.watchlist import Watchlist

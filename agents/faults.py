@@ -2,7 +2,7 @@
 
 Off unless the environment variable VIGIL_CRASH_AT names a point. A kill from outside lands
 wherever the worker happens to be; these land exactly where the at-least-once guarantee is
-at stake (agents/delivery.py), in the first batch with a hit that gets there:
+at stake (streams/delivery.py), in the first batch with a hit that gets there:
 
 - `before_send`: the batch is matched, none of its hits is handed to a producer;
 - `mid_send`: half of its hits (rounded down) acknowledged by the broker, the others handed
@@ -20,7 +20,7 @@ import os
 import signal
 from collections.abc import Callable, Sequence
 
-from agents.delivery import Destination, Outgoing, deliver
+from streams.delivery import Destination, Outgoing, deliver
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ class CrashPoint:
 
     async def deliver(self, outgoing: Sequence[Outgoing], hits_topic: Destination | None,
                       retries: int) -> None:
-        """Deliver `outgoing` like `agents.delivery.deliver`, killing the process on the way
+        """Deliver `outgoing` like `streams.delivery.deliver`, killing the process on the way
         at this crash point when the batch holds a hit."""
         hits = [m for m in outgoing if m.topic is hits_topic] if self.point else []
         if not hits:

@@ -12,12 +12,13 @@ import faust
 from faust.types import EventT
 
 from agents.context import WorkerContext
-from agents.delivery import Outgoing
 from schemas.checkins import decode_checkins
+from schemas.clock import now_ms
 from schemas.hits import Hit, encode_hit
 from schemas.plates import decode_plate_reads
 from schemas.rejection import Rejected, encode_deadletter
 from schemas.sensing import MAGIC, SENSING_CONTENT_TYPE, decode_sensing
+from streams.delivery import Outgoing
 from tables.matching import find_checkin_hits, find_plate_hits, find_sensing_hits
 from tables.watchlist import Watchlist
 
@@ -25,11 +26,6 @@ log = logging.getLogger(__name__)
 
 Decoder = Callable[[bytes, "str | None"], tuple[Any, list[Rejected]]]
 HitFinder = Callable[[Any, Watchlist, int], list[Hit]]
-
-
-def now_ms() -> int:
-    """Return the wall clock in epoch milliseconds."""
-    return time.time_ns() // 1_000_000
 
 
 def content_type(headers: Any) -> str | None:

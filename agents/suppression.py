@@ -24,9 +24,9 @@ import faust
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from agents.context import WorkerContext
-from agents.restarting import keep_running
 from schemas.hits import decode_hit
 from streams.readto import FetchedEnds
+from streams.restarting import keep_running
 
 log = logging.getLogger(__name__)
 

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import faust
 
+from agents.app import FAUST_DEFAULT_MAX_BATCH_SIZE
 from streams import transport
-from streams.app import FAUST_DEFAULT_MAX_BATCH_SIZE
 
 
 def build_app(args: argparse.Namespace) -> faust.App:

@@ -1,5 +1,4 @@
-"""The `vigil loadtest record | replay | bench | overload` commands: arguments in, the tools
-called."""
+"""The `vigil loadtest ...` commands: arguments in, the tools called."""
 
 from __future__ import annotations
 
@@ -24,6 +23,13 @@ def _topics(text: str) -> tuple[str, ...]:
     if unknown or not shorts:
         raise argparse.ArgumentTypeError(f"topics are some of {', '.join(RECORDED_TOPICS)}")
     return shorts
+
+
+def cmd_startup(settings: Settings, args: argparse.Namespace) -> int:
+    """Measure worker start-up, SIGKILL recovery and hit latency."""
+    from loadtest.startup import run
+
+    return run(settings, args)
 
 
 def cmd_record(settings: Settings, args: argparse.Namespace) -> int:
@@ -115,8 +121,35 @@ def _run_and_report(settings: Settings, cfg: BenchConfig, args: argparse.Namespa
     return 0 if result["passed"] else 1
 
 
-def register(loadtest_commands: argparse._SubParsersAction) -> None:
-    """Add record, replay, bench and overload to the `vigil loadtest` subcommands."""
+def register(commands: argparse._SubParsersAction) -> None:
+    """Add `vigil loadtest` and its verbs to the `vigil` subcommands (the CLI finds this
+    through the `vigil.commands` entry point: the product never imports loadtest/)."""
+    from loadtest import crash, fuzz, index_bench, outage
+
+    lt = commands.add_parser("loadtest", help="measurements (not tests)")
+    loadtest_commands = lt.add_subparsers(dest="action", required=True)
+    st = loadtest_commands.add_parser("startup",
+                                      help="worker start-up, SIGKILL recovery, hit latency")
+    st.add_argument("--runs", type=int, default=3)
+    st.add_argument("--sightings", type=int, default=20, help="latency samples per run")
+    st.add_argument("--json", metavar="PATH", help="write the figures as JSON")
+    st.set_defaults(func=cmd_startup)
+    ib = loadtest_commands.add_parser("index-bench",
+                                      help="watchlist index micro-benchmark vs a Python set")
+    index_bench.add_arguments(ib)
+    ib.set_defaults(func=lambda _settings, args: index_bench.main(args))
+    fz = loadtest_commands.add_parser("fuzz",
+                                      help="hostile inputs against every decoder (10^6 by default)")
+    fuzz.add_arguments(fz)
+    fz.set_defaults(func=lambda _settings, args: fuzz.main(args))
+    cr = loadtest_commands.add_parser("crash",
+                                      help="kill the worker at every crash point under traffic")
+    crash.add_arguments(cr)
+    cr.set_defaults(func=crash.main)
+    ou = loadtest_commands.add_parser("outage",
+                                      help="freeze the embedded broker under traffic, repeatedly")
+    outage.add_arguments(ou)
+    ou.set_defaults(func=outage.main)
     rec = loadtest_commands.add_parser("record", help="record the input topics to a file")
     rec.add_argument("file", metavar="FILE")
     rec.add_argument("--topics", type=_topics, default=RECORDED_TOPICS,

@@ -111,7 +111,7 @@ class Deployment:
                **(extra_env or {})}
         with log_path.open("ab") as log:
             return subprocess.Popen(
-                [sys.executable, "-m", "streams.cli", "worker"], env=env, stdout=log,
+                [sys.executable, "-m", "cli.main", "worker"], env=env, stdout=log,
                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
 
     def _wait_ready(self, proc: subprocess.Popen, base_url: str, log_path: Path,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from loadtest.demo_traffic import SightingSource
+from cli.demo_traffic import SightingSource
 from loadtest.deployment import Deployment
 from schemas.sensing import SENSING_CONTENT_TYPE, encode_sensing_batch
 

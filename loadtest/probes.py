@@ -43,7 +43,7 @@ class HitReader:
     """Read the hits topic from its end as of `start()`; keep every hit with its read time.
 
     Following a partition live can skip a record on the embedded broker when several
-    connections write it at once (agents/output_producers.py; several workers do), so
+    connections write it at once (streams/output_producers.py; several workers do), so
     `read_all` reads the same span again once the writers are done: the complete record
     of what was produced, while `seen` gives the read times.
     """

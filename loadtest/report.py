@@ -16,7 +16,7 @@ from loadtest.sender import StreamSent
 from loadtest.surgereport import surge_figures, surge_markdown
 from loadtest.traffic import JSON_SENSOR_BASE, STREAMS
 
-# The worker counter (streams/metrics.py `vigil_records_in`) that counts each stream.
+# The worker counter (agents/metrics.py `vigil_records_in`) that counts each stream.
 COUNTER_OF_STREAM = {"sensing_binary": "records_in/sensing/binary",
                      "sensing_json": "records_in/sensing/json",
                      "plates": "records_in/plate/json", "checkins": "records_in/checkin/json"}

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from agents.watchlist import entry_view
 from config.subscribers import Principal
+from schemas.audit_events import entry_view
 from schemas.json import dumps, loads
 from schemas.rejection import Rejected
 from schemas.watchlist import WatchlistEntry, decode_watchlist_command

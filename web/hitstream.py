@@ -13,7 +13,6 @@ import asyncio
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client import Counter, Gauge
@@ -227,10 +226,3 @@ class HitFanout:
                         stream.next[tp.partition] = max(stream.next[tp.partition], position)
         finally:
             await consumer.stop()
-
-
-def hit_event(hit: Hit, subscriber: str, at_ms: int) -> dict[str, Any]:
-    """Return the audit event of a hit written to a subscriber's stream."""
-    return {"type": "hit_delivered", "at": at_ms, "subscriber": subscriber,
-            "hit_id": hit.hit_id, "entry_id": hit.entry_id, "list": hit.list,
-            "priority": hit.priority}

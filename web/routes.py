@@ -16,14 +16,21 @@ from aiohttp import web as aioweb
 from aiohttp.client_exceptions import ClientConnectionResetError
 
 from agents.context import WorkerContext
-from agents.delivery import Outgoing, deliver
-from agents.records import now_ms
-from agents.watchlist import entry_view
 from config.subscribers import Principal
+from schemas.audit_events import (
+    ack_event,
+    edit_request_event,
+    hit_delivered_event,
+    http_refusal_event,
+)
+from schemas.clock import now_ms
 from schemas.json import dumps
+from streams.delivery import Outgoing, deliver
+from streams.restarting import keep_running
 from web.access import AccessControl
 from web.edits import EditRefused, edit_request
-from web.hitstream import HitFanout, HitStream, hit_event
+from web.health import register_health
+from web.hitstream import HitFanout, HitStream
 from web.sse import decode_position, frame
 
 log = logging.getLogger(__name__)
@@ -67,11 +74,11 @@ def authorize(access: AccessControl, header: str | None, role: str) -> Principal
 
 
 def refusal_event(request: Any, refusal: Refusal) -> dict[str, Any]:
-    """Return the audit event of a refused HTTP request (the token itself is never recorded)."""
-    return {"type": "request_refused", "at": now_ms(), "channel": "http",
-            "status": refusal.status, "reason": refusal.reason, "detail": refusal.detail,
-            "method": request.method, "path": request.path, "remote": request.remote,
-            "subscriber": refusal.principal.name if refusal.principal else None}
+    """Return the audit event of a refused HTTP request."""
+    return http_refusal_event(
+        status=refusal.status, reason=refusal.reason, detail=refusal.detail,
+        method=request.method, path=request.path, remote=request.remote,
+        subscriber=refusal.principal.name if refusal.principal else None, at_ms=now_ms())
 
 
 class HitStreamWriter:
@@ -100,11 +107,13 @@ class HitStreamWriter:
                 continue
             await self._write(b"".join(frame("hit", q.value, q.event_id) for q in batch))
             at = now_ms()
-            await self.ctx.audit.write(*[hit_event(q.hit, name, at) for q in batch])
+            await self.ctx.audit.write(*[hit_delivered_event(q.hit, name, at) for q in batch])
 
 
 def register_web(app: faust.App, ctx: WorkerContext) -> None:
-    """Register the hit stream, acks, watchlist edits, the console, and their tasks."""
+    """Register the hit stream, acks, watchlist edits, the console, the health pages, and
+    their tasks."""
+    register_health(app, ctx)
     a = ctx.settings.access
     access = AccessControl(a.subscribers_file)
     fanout = HitFanout(ctx.bootstrap, ctx.topics.hits, ctx.settings.kafka.fetch_max_wait_ms,
@@ -119,14 +128,7 @@ def register_web(app: faust.App, ctx: WorkerContext) -> None:
 
     @app.task
     async def fan_out_hits() -> None:
-        while True:
-            try:
-                await fanout.run()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("hit fan-out reader failed; restarting it")
-                await asyncio.sleep(1.0)
+        await keep_running("hit fan-out reader", fanout.run)
 
     async def refuse(view: faust.web.View, request: Any, refusal: Refusal) -> Any:
         await ctx.audit.write(refusal_event(request, refusal))
@@ -187,9 +189,7 @@ def register_web(app: faust.App, ctx: WorkerContext) -> None:
                     raise Refusal(404, reason, f"no hit {hit_id} for this token", principal)
             except Refusal as refusal:
                 return await refuse(self, request, refusal)
-            await ctx.audit.write({"type": "ack", "at": now_ms(), "subscriber": principal.name,
-                                   "hit_id": hit.hit_id, "entry_id": hit.entry_id,
-                                   "list": hit.list, "priority": hit.priority})
+            await ctx.audit.write(ack_event(hit, principal.name, now_ms()))
             return self.json({"acked": hit.hit_id})
 
     async def edit(view: faust.web.View, request: Any, entry_id: str, op: str) -> Any:
@@ -205,10 +205,9 @@ def register_web(app: faust.App, ctx: WorkerContext) -> None:
             return await refuse(view, request, refusal)
         before = ctx.watchlist.get(entry_id)
         await deliver([
-            ctx.audit.entry({"type": "edit_request", "at": now_ms(), "channel": "http",
-                             "subscriber": principal.name, "op": op, "entry_id": entry_id,
-                             "before": entry_view(before) if before else None,
-                             "after": command.after}),
+            ctx.audit.entry(edit_request_event(
+                subscriber=principal.name, op=op, entry_id=entry_id, before=before,
+                after=command.after, at_ms=now_ms())),
             Outgoing(watchlist_topic, entry_id.encode(), command.value),
         ], ctx.settings.worker.send_retries)
         return view.json({"accepted": entry_id, "op": op}, status=202)

@@ -10,8 +10,8 @@ from prometheus_client import generate_latest
 
 from agents.consumer_lag import _LagExporter, consumer_lag
 from agents.context import WorkerContext
+from agents.metrics import build_metrics
 from config.settings import load_settings
-from streams.metrics import build_metrics
 from streams.topics import topic_names
 
 A, B, C = ("vigil.sensing", 0), ("vigil.sensing", 1), ("vigil.plates", 0)

@@ -4,8 +4,8 @@ import asyncio
 
 import pytest
 
-from agents.delivery import Outgoing
 from agents.faults import CrashPoint
+from streams.delivery import Outgoing
 
 
 class Killed(Exception):

@@ -8,14 +8,14 @@ from types import SimpleNamespace
 import pytest
 
 from agents.context import WorkerContext
-from agents.delivery import Outgoing, deliver
+from agents.metrics import build_metrics
 from agents.records import content_type, process_messages
 from config.settings import load_settings
 from schemas.json import dumps, loads
 from schemas.plates import decode_plate_reads
 from schemas.sensing import SENSING_CONTENT_TYPE, decode_sensing, encode_sensing_batch
 from schemas.watchlist import WatchlistEntry
-from streams.metrics import build_metrics
+from streams.delivery import Outgoing, deliver
 from streams.topics import topic_names
 from tables.matching import find_plate_hits, find_sensing_hits
 

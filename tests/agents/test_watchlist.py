@@ -8,11 +8,12 @@ import pytest
 from aiokafka import TopicPartition
 
 from agents.context import WorkerContext
-from agents.watchlist import _log_lost, apply_command, audit_event, judge_command
+from agents.metrics import build_metrics
+from agents.watchlist import _log_lost, apply_command, judge_command
 from config.settings import load_settings
+from schemas.audit_events import watchlist_record_event as audit_event
 from schemas.json import dumps
 from schemas.rejection import Rejected
-from streams.metrics import build_metrics
 from streams.topics import topic_names
 
 T0 = 1_795_000_000_000

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from cli.main import main
 from loadtest.traffic import STREAMS
 from schemas.json import loads
-from streams.cli import main
 
 pytestmark = pytest.mark.integration
 

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from agents.context import WorkerContext
+from cli.worker import prepare_worker
 from config.settings import load_settings
 from streams.broker import EmbeddedBroker, pid_alive
 from streams.brokercheck import check_high_watermark
 from streams.topics import ensure_topics, topic_names
-from streams.worker import prepare_worker
 
 pytestmark = pytest.mark.integration
 
@@ -44,7 +44,7 @@ def test_check_reports_the_defect_and_switches_the_workaround_on(
 def _vigil(run_dir: Path, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "VIGIL_BROKER_RUN_DIR": str(run_dir)}
     env.pop("VIGIL_BOOTSTRAP", None)
-    return subprocess.run([sys.executable, "-m", "streams.cli", *args], env=env,
+    return subprocess.run([sys.executable, "-m", "cli.main", *args], env=env,
                           capture_output=True, text=True, timeout=60)
 
 

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.integration
 
 def vigil(env: dict[str, str], *args: str, stdin: bytes | None = None,
           timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "streams.cli", *args], input=stdin,
+    return subprocess.run([sys.executable, "-m", "cli.main", *args], input=stdin,
                           env={**os.environ, **env}, capture_output=True, timeout=timeout)
 
 

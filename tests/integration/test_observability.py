@@ -14,7 +14,7 @@ from typing import NamedTuple
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from loadtest.demo_traffic import DEMO_LISTS, SightingSource, demo_watchlist
+from cli.demo_traffic import DEMO_LISTS, SightingSource, demo_watchlist
 from loadtest.deployment import Deployment
 from loadtest.paced import SentTraffic, send_paced_sightings
 from loadtest.prometheus import RULES_FILE, PrometheusServer

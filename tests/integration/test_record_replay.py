@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from cli.main import main
 from loadtest.recording import RecordedMessage, RecordingWriter, read_recording
 from loadtest.replay import record, replay
 from loadtest.traffic import STREAMS, TrafficGenerator, TrafficSpec
-from streams.cli import main
 
 pytestmark = pytest.mark.integration
 

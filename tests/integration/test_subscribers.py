@@ -303,7 +303,7 @@ def test_a_rotated_token_applies_without_restart(deployment: Deployment,
 
 def test_audit_verify_passes_the_topic_and_names_an_edited_or_removed_event(
         deployment: Deployment, tmp_path: Path) -> None:
-    env_args = [sys.executable, "-m", "streams.cli", "audit", "verify"]
+    env_args = [sys.executable, "-m", "cli.main", "audit", "verify"]
     env = {**deployment.settings.as_env(), "PATH": "/usr/bin:/bin"}
     ok = subprocess.run(env_args, env=env, capture_output=True, text=True, timeout=60)
     assert ok.returncode == 0 and ok.stdout.startswith("ok: "), ok.stdout + ok.stderr
@@ -332,7 +332,7 @@ def test_audit_verify_passes_the_topic_and_names_an_edited_or_removed_event(
 def test_vigil_subscribe_prints_the_hits_of_its_token(deployment: Deployment) -> None:
     env = {**deployment.settings.as_env(), "PATH": "/usr/bin:/bin"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streams.cli", "subscribe", "--token", TOKENS["wanted"],
+        [sys.executable, "-m", "cli.main", "subscribe", "--token", TOKENS["wanted"],
          "--json", "--max", "1"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True, start_new_session=True)
     try:

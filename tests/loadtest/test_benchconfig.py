@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from cli.main import build_parser
 from loadtest.benchconfig import LONG, OVERLOAD, config_from_args, overload_config
 from loadtest.surge import Surge
-from streams.cli import build_parser
 
 
 def _args(*argv: str):

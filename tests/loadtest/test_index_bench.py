@@ -10,7 +10,7 @@ from pathlib import Path
 
 def test_index_bench_writes_one_result_per_size(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
-    subprocess.run([sys.executable, "-m", "streams.cli", "loadtest", "index-bench",
+    subprocess.run([sys.executable, "-m", "cli.main", "loadtest", "index-bench",
                     "--sizes", "1e3,5e3", "--probes", "2e4", "--json", str(out)],
                    check=True, capture_output=True, timeout=300)
     results = json.loads(out.read_text())["results"]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
+from agents.metrics import build_metrics
 from config.subscribers import Principal
 from schemas.hits import Hit, encode_hit
-from streams.metrics import build_metrics
 from web.hitstream import HitFanout, HitStream
 from web.sse import decode_position
 

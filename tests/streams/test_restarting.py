@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from agents.restarting import keep_running
+from streams.restarting import keep_running
 
 
 def test_failures_and_returns_restart_the_reader_and_cancellation_stops_it(caplog) -> None:

@@ -8,7 +8,7 @@ agents spent 32 of 60 s waiting for those acks (dead letters: one partition, eac
 its 32 KB batch), the stream fell behind and hits came seconds late. Each producer here
 has its own connection, so `count` of them keep `count` requests in flight.
 
-The worker gives hits their own OutputProducers that batch on every broker (streams/app.py):
+The worker gives hits their own OutputProducers that batch on every broker (agents/app.py):
 one producer then packs each partition's waiting hits into one batch per request, so the
 pool of several is for dead letters. A one-writer-per-partition topic stays on one
 connection per partition whatever the count.

@@ -6,10 +6,10 @@ import asyncio
 
 import aiokafka
 
+from agents.app import create_app
 from agents.context import WorkerContext
+from agents.metrics import build_metrics
 from config.settings import load_settings
-from streams.app import create_app
-from streams.metrics import build_metrics
 from streams.topics import topic_names
 
 

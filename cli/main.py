@@ -7,15 +7,19 @@ import contextlib
 import sys
 import time
 from collections.abc import Iterator
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import BinaryIO
 
 from kafka.errors import KafkaError
 
+from cli.subscribe import add_parsers as add_subscriber_parsers
 from config.settings import Settings, SettingsError, load_settings
-from loadtest import crash, fuzz, index_bench, outage
 from streams.broker import BrokerError, EmbeddedBroker, resolve_bootstrap
-from streams.subscribecli import add_parsers as add_subscriber_parsers
+
+# Entry-point group through which packages above the CLI (the load-test harness) add their
+# verbs, so that the product never imports them.
+COMMAND_PLUGINS = "vigil.commands"
 
 # Field that becomes the message key, per input topic (the contract's "key" column).
 KEY_FIELDS = {"sensing": "sensor_id", "plates": "camera_id", "checkins": "property_id",
@@ -74,7 +78,7 @@ def cmd_broker(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
-    from streams.worker import run_worker
+    from cli.worker import run_worker
 
     run_worker(settings)
     return 0
@@ -189,15 +193,9 @@ def cmd_tail(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
-    from streams.demo import run_demo
+    from cli.demo import run_demo
 
     return run_demo(settings, args)
-
-
-def cmd_loadtest_startup(settings: Settings, args: argparse.Namespace) -> int:
-    from loadtest.startup import run
-
-    return run(settings, args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -238,29 +236,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--rate", type=float, default=2000, help="sightings per second")
     d.add_argument("--duration", type=float, default=0, help="seconds to run (0 = until Ctrl-C)")
     d.set_defaults(func=cmd_demo)
-    lt = sub.add_parser("loadtest", help="measurements (not tests)")
-    ltsub = lt.add_subparsers(dest="action", required=True)
-    st = ltsub.add_parser("startup", help="worker start-up, SIGKILL recovery, hit latency")
-    st.add_argument("--runs", type=int, default=3)
-    st.add_argument("--sightings", type=int, default=20, help="latency samples per run")
-    st.add_argument("--json", metavar="PATH", help="write the figures as JSON")
-    st.set_defaults(func=cmd_loadtest_startup)
-    ib = ltsub.add_parser("index-bench", help="watchlist index micro-benchmark vs a Python set")
-    index_bench.add_arguments(ib)
-    ib.set_defaults(func=lambda _settings, args: index_bench.main(args))
-    fz = ltsub.add_parser("fuzz", help="hostile inputs against every decoder (10^6 by default)")
-    fuzz.add_arguments(fz)
-    fz.set_defaults(func=lambda _settings, args: fuzz.main(args))
-    cr = ltsub.add_parser("crash", help="kill the worker at every crash point under traffic")
-    crash.add_arguments(cr)
-    cr.set_defaults(func=crash.main)
-    ou = ltsub.add_parser("outage", help="freeze the embedded broker under traffic, repeatedly")
-    outage.add_arguments(ou)
-    ou.set_defaults(func=outage.main)
-    from loadtest.commands import register as register_loadtest_commands
-
-    register_loadtest_commands(ltsub)
     add_subscriber_parsers(sub)
+    for plugin in entry_points(group=COMMAND_PLUGINS):
+        plugin.load()(sub)
     return p
 
 

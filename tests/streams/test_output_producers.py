@@ -5,7 +5,7 @@ import itertools
 
 from aiokafka.partitioner import DefaultPartitioner
 
-from agents.output_producers import OutputProducers
+from streams.output_producers import OutputProducers
 
 
 class FakeProducer:

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from cli.demo_traffic import SightingSource, demo_watchlist
 from config.settings import Settings
-from loadtest.demo_traffic import SightingSource, demo_watchlist
 from schemas.json import dumps, loads
 from schemas.sensing import SENSING_CONTENT_TYPE, encode_sensing_batch
 from streams.broker import EmbeddedBroker, free_port, port_open, resolve_bootstrap, terminate_pid
@@ -41,7 +41,7 @@ def start_worker(settings: Settings, log_path: Path) -> subprocess.Popen:
     env = {**os.environ, **settings.as_env()}
     with log_path.open("ab") as log:
         # Own session: Ctrl-C reaches only the demo, which then stops the worker by pid.
-        return subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"], env=env,
+        return subprocess.Popen([sys.executable, "-m", "cli.main", "worker"], env=env,
                                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 start_new_session=True)
 

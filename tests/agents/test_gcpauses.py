@@ -6,8 +6,8 @@ import gc
 
 from prometheus_client import CollectorRegistry
 
-from streams.gcpauses import freeze_long_lived, observe_gc_pauses
-from streams.metrics import build_metrics
+from agents.gcpauses import freeze_long_lived, observe_gc_pauses
+from agents.metrics import build_metrics
 
 
 def _pauses(registry: CollectorRegistry, generation: str) -> float:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from streams.metrics import build_metrics
+from agents.metrics import build_metrics
 
 # Units a Prometheus name may end in (base units, as the conventions ask).
 UNITS = ("_seconds", "_bytes", "_records", "_messages")

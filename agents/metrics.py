@@ -17,7 +17,7 @@ HIT_LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 10, 3
 # Records per agent batch: one JSON record up to many full binary batches.
 BATCH_RECORDS_BUCKETS = (1, 10, 100, 1_000, 10_000, 100_000, 1_000_000)
 # Garbage collector pauses: young generations take microseconds, a full one over a large
-# heap hundreds of milliseconds (streams/gcpauses.py).
+# heap hundreds of milliseconds (agents/gcpauses.py).
 GC_PAUSE_BUCKETS = (0.0001, 0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
 
 

@@ -7,18 +7,19 @@ import time
 
 import faust
 
+from agents.app import create_app
 from agents.context import WorkerContext
 from agents.faults import CrashPoint
+from agents.gcpauses import observe_gc_pauses
+from agents.metrics import build_metrics
 from config.settings import Settings
-from streams.app import create_app
 from streams.broker import resolve_bootstrap
 from streams.brokercheck import check_high_watermark, one_record_per_batch
-from streams.gcpauses import observe_gc_pauses
-from streams.metrics import build_metrics
 from streams.topics import ensure_topics, topic_names
 from tables.index import warm_up
 from tables.suppression import Suppression
 from tables.watchlist import Watchlist
+from web.routes import register_web
 
 log = logging.getLogger("vigil.worker")
 
@@ -53,5 +54,6 @@ def run_worker(settings: Settings) -> None:
     logging.getLogger("kafka").setLevel(logging.WARNING)
     ctx = prepare_worker(settings)
     app = create_app(ctx)
+    register_web(app, ctx)
     worker = faust.Worker(app, loglevel=settings.worker.log_level.upper())
     worker.execute_from_commandline()

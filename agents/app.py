@@ -1,4 +1,4 @@
-"""The Faust app of a worker: settings in, agents, tasks and web pages wired."""
+"""The Faust app of a worker: settings in, agents and tasks wired (web pages: web/)."""
 
 from __future__ import annotations
 
@@ -7,18 +7,16 @@ from pathlib import Path
 import faust
 from faust.app import BootStrategy
 from mode import ServiceT
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from agents.audit import AuditTrail
 from agents.consumer_lag import register_consumer_lag
 from agents.context import WorkerContext
-from agents.output_producers import OutputProducers
 from agents.records import register_record_agents
 from agents.suppression import register_suppression
 from agents.watchlist import register_watchlist
 from streams import transport
+from streams.output_producers import OutputProducers
 from streams.topics import app_id
-from web.routes import register_web
 
 # Faust's default producer batch size.
 FAUST_DEFAULT_MAX_BATCH_SIZE = 16384
@@ -63,13 +61,13 @@ def _before_consumer(service: ServiceT) -> type[BootStrategy]:
 
 
 def create_app(ctx: WorkerContext) -> faust.App:
-    """Build the worker's Faust app: output topics, agents, the watchlist reader, web pages."""
+    """Build the worker's Faust app: output topics, agents, the watchlist reader."""
     conf = faust_settings(ctx)
     Path(conf["datadir"]).mkdir(parents=True, exist_ok=True)
     app = faust.App(app_id(ctx.settings), **conf)
     raw = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw",
            "value_serializer": "raw"}
-    # Dead letters need more than one request in flight (agents/output_producers.py). Hits
+    # Dead letters need more than one request in flight (streams/output_producers.py). Hits
     # are written in batches on every broker: their readers take the end from fetch
     # responses (streams/readto.py), and each stored batch costs the embedded broker on
     # every later fetch of the partition (agents/suppression.py, FOLLOW_EVERY_S).
@@ -85,24 +83,5 @@ def create_app(ctx: WorkerContext) -> faust.App:
     register_suppression(app, ctx)
     register_record_agents(app, ctx)
     register_consumer_lag(app, ctx)
-    register_web(app, ctx)
-
-    @app.page("/healthz")
-    async def healthz(self, request):
-        return self.json({"status": "ok"})
-
-    @app.page("/readyz")
-    async def readyz(self, request):
-        # Matching waits for both: the watchlist read, and the recent hits read for
-        # suppression (again briefly after each partition assignment).
-        hits = ctx.suppression_loaded.is_set()
-        ready = ctx.watchlist_loaded.is_set() and hits
-        body = {"ready": ready, "watchlist_entries": len(ctx.watchlist), "hits_caught_up": hits}
-        return self.json(body, status=200 if ready else 503)
-
-    @app.page("/metrics")
-    async def metrics(self, request):
-        return self.bytes(generate_latest(ctx.metrics.registry),
-                          content_type=CONTENT_TYPE_LATEST.split(";")[0])
 
     return app

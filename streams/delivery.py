@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 
 class Destination(Protocol):
-    """Where a message goes: a Faust topic, or a PooledTopic (agents/output_producers.py)."""
+    """Where a message goes: a Faust topic, or a PooledTopic (streams/output_producers.py)."""
 
     async def send(self, *, key: bytes | None, value: bytes) -> asyncio.Future:
         """Queue one message; return its delivery future."""

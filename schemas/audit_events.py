@@ -1,0 +1,82 @@
+"""Every audit event Vigil writes, built in one place: what each type records, and what
+it never records (tokens, and nothing of a record that matched no entry).
+
+`schemas/audit.py` then seals events into per-producer chains.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from schemas.hits import Hit
+from schemas.rejection import Rejected
+from schemas.watchlist import WatchlistDelete, WatchlistEntry
+
+Event = dict[str, Any]
+
+
+def entry_view(entry: WatchlistEntry) -> dict[str, Any]:
+    """Return what an audit event records of an entry's state."""
+    return {"list": entry.list, "subject_type": entry.subject_type, "kind": entry.kind,
+            "key": entry.key, "match": entry.match, "priority": entry.priority,
+            "expires_at": entry.expires_at}
+
+
+def watchlist_record_event(command: WatchlistEntry | WatchlistDelete | Rejected | None,
+                           key: bytes | None, source: dict[str, Any], at_ms: int) -> Event:
+    """Return the audit event of a watchlist topic record: the change, the refusal, or a
+    compaction tombstone (`command` None)."""
+    if command is None:
+        # Workers honour tombstones (after compaction the log says the entry is gone
+        # anyway), but nobody is named for them: record that plainly.
+        return {"type": "watchlist_change", "at": at_ms, "op": "tombstone",
+                "entry_id": key.decode("utf-8", "replace") if key else None,
+                "requested_by": None, "source": source}
+    if isinstance(command, Rejected):
+        return {"type": "request_refused", "at": at_ms, "channel": "topic",
+                "reason": command.reason, "detail": command.detail, "source": source}
+    if isinstance(command, WatchlistDelete):
+        return {"type": "watchlist_change", "at": at_ms, "op": "delete",
+                "entry_id": command.entry_id, "requested_by": command.requested_by,
+                "reason": command.reason, "source": source}
+    return {"type": "watchlist_change", "at": at_ms, "op": "upsert", "entry_id": command.entry_id,
+            "requested_by": command.requested_by, "legal_basis": command.legal_basis,
+            "after": entry_view(command), "source": source}
+
+
+def expiry_event(entry: WatchlistEntry, at_ms: int) -> Event:
+    """Return the audit event of an entry's expiry; `audit_id` is the same on every worker
+    and every run, so a duplicate written across a rebalance is recognisable."""
+    return {"type": "watchlist_expiry", "at": at_ms, "entry_id": entry.entry_id,
+            "list": entry.list, "expires_at": entry.expires_at,
+            "audit_id": f"expiry:{entry.entry_id}:{entry.expires_at}"}
+
+
+def http_refusal_event(*, status: int, reason: str, detail: str, method: str, path: str,
+                       remote: str | None, subscriber: str | None, at_ms: int) -> Event:
+    """Return the audit event of a refused HTTP request (the token itself is never recorded)."""
+    return {"type": "request_refused", "at": at_ms, "channel": "http", "status": status,
+            "reason": reason, "detail": detail, "method": method, "path": path,
+            "remote": remote, "subscriber": subscriber}
+
+
+def ack_event(hit: Hit, subscriber: str, at_ms: int) -> Event:
+    """Return the audit event of a subscriber's ack of a hit."""
+    return {"type": "ack", "at": at_ms, "subscriber": subscriber, "hit_id": hit.hit_id,
+            "entry_id": hit.entry_id, "list": hit.list, "priority": hit.priority}
+
+
+def edit_request_event(*, subscriber: str, op: str, entry_id: str,
+                       before: WatchlistEntry | None, after: dict[str, Any] | None,
+                       at_ms: int) -> Event:
+    """Return the audit event of an editor's accepted watchlist edit over HTTP."""
+    return {"type": "edit_request", "at": at_ms, "channel": "http", "subscriber": subscriber,
+            "op": op, "entry_id": entry_id, "before": entry_view(before) if before else None,
+            "after": after}
+
+
+def hit_delivered_event(hit: Hit, subscriber: str, at_ms: int) -> Event:
+    """Return the audit event of a hit written to a subscriber's stream."""
+    return {"type": "hit_delivered", "at": at_ms, "subscriber": subscriber,
+            "hit_id": hit.hit_id, "entry_id": hit.entry_id, "list": hit.list,
+            "priority": hit.priority}

@@ -1,0 +1,31 @@
+"""The operator's pages: liveness, readiness and Prometheus metrics."""
+
+from __future__ import annotations
+
+import faust
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from agents.context import WorkerContext
+
+
+def register_health(app: faust.App, ctx: WorkerContext) -> None:
+    """Register /healthz, /readyz and /metrics."""
+
+    @app.page("/healthz")
+    async def healthz(self, request):
+        return self.json({"status": "ok"})
+
+    @app.page("/readyz")
+    async def readyz(self, request):
+        # Matching waits for both: the watchlist read, and the recent hits read for
+        # suppression (again briefly after each partition assignment).
+        hits = ctx.suppression_loaded.is_set()
+        ready = ctx.watchlist_loaded.is_set() and hits
+        body = {"ready": ready, "watchlist_entries": len(ctx.watchlist), "hits_caught_up": hits}
+        return self.json(body, status=200 if ready else 503)
+
+    @app.page("/metrics")
+    async def metrics(self, request):
+        return self.bytes(generate_latest(ctx.metrics.registry),
+                          content_type=CONTENT_TYPE_LATEST.split(";")[0])
+
