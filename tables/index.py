@@ -25,7 +25,17 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from tables import kernels
+from tables.entries import (
+    INLINE_WORDS,
+    META_COLS,
+    NEVER_EXPIRES,
+    compact_arena,
+    entry_hashes,
+    store_keys,
+)
+from tables.hashtable import MAX_SLOTS, delete_entry, table_insert_many, upsert_entry
+from tables.keyhash import hash_keys
+from tables.probe import match_keys
 from tables.reference import split_secret
 
 MAX_LOAD = 0.5
@@ -52,8 +62,8 @@ def aligned_zeros(shape: int | tuple[int, ...], dtype: type = np.uint64) -> np.n
 
 
 def _meta_rows(slots: int) -> np.ndarray:
-    meta = aligned_zeros((slots, kernels.META_COLS))
-    meta[:, 0] = kernels.NEVER_EXPIRES
+    meta = aligned_zeros((slots, META_COLS))
+    meta[:, 0] = NEVER_EXPIRES
     return meta
 
 
@@ -80,7 +90,7 @@ class WatchlistIndex:
         self._slot_of: dict[str, int] = {}
         self._id_of: list[str | None] = []
         self._free: list[int] = []
-        self._next_expiry = int(kernels.NEVER_EXPIRES)
+        self._next_expiry = int(NEVER_EXPIRES)
         self._alloc(MIN_TABLE, 0, 0)
 
     def _alloc(self, table_size: int, slots: int, arena_words: int) -> None:
@@ -119,7 +129,7 @@ class WatchlistIndex:
         n = len(entry_ids)
         if len(set(entry_ids)) != n:
             raise ValueError("entry ids must be unique")
-        long_keys = np.count_nonzero(words[:, kernels.INLINE_WORDS:].any(axis=1))
+        long_keys = np.count_nonzero(words[:, INLINE_WORDS:].any(axis=1))
         # Room for n/16 more entries, so that the first upserts after a bulk load do not copy
         # every metadata row at once.
         self._alloc(_table_size(n), n + n // 16 + 16, long_keys * words.shape[1])
@@ -128,13 +138,12 @@ class WatchlistIndex:
         self._free = []
         spaces = np.ascontiguousarray(spaces, np.uint8)
         words = np.ascontiguousarray(words, np.uint64)
-        used = kernels.store_keys(self._meta, self._arena, words, expires_at.astype(np.uint64),
-                                  spaces)
+        used = store_keys(self._meta, self._arena, words, expires_at.astype(np.uint64), spaces)
         self._arena_used = self._arena_live = used
         hashes = np.empty(n, np.uint64)
-        kernels.hash_keys(self._k0, self._k1, self._mask, spaces, words, hashes)
-        kernels.table_insert_many(self._table, hashes, np.arange(n, dtype=np.uint64))
-        self._next_expiry = int(expires_at.min()) if n else int(kernels.NEVER_EXPIRES)
+        hash_keys(self._k0, self._k1, self._mask, spaces, words, hashes)
+        table_insert_many(self._table, hashes, np.arange(n, dtype=np.uint64))
+        self._next_expiry = int(expires_at.min()) if n else int(NEVER_EXPIRES)
 
     def upsert(self, entry_id: str, space: int, key: bytes, expires_at: int) -> None:
         """Insert or replace the entry `entry_id`: key bytes (no NUL) in key space `space`."""
@@ -145,10 +154,10 @@ class WatchlistIndex:
         nwords = words.shape[1]
         if old < 0 and len(self._slot_of) + 1 > MAX_LOAD * len(self._table):
             self._grow_table()
-        if nwords > kernels.INLINE_WORDS and self._arena_used + nwords > len(self._arena):
+        if nwords > INLINE_WORDS and self._arena_used + nwords > len(self._arena):
             self._make_arena_room(nwords)
         slot = self._free.pop() if self._free else self._new_slot()
-        used, freed = kernels.upsert_entry(
+        used, freed = upsert_entry(
             self._k0, self._k1, self._mask, self._table, self._meta, self._arena, old, slot,
             words, self._arena_used, expires_at, space)
         if old >= 0:
@@ -164,8 +173,8 @@ class WatchlistIndex:
         slot = self._slot_of.pop(entry_id, None)
         if slot is None:
             return False
-        self._arena_live -= kernels.delete_entry(self._k0, self._k1, self._mask, self._table,
-                                                 self._meta, self._arena, slot)
+        self._arena_live -= delete_entry(self._k0, self._k1, self._mask, self._table,
+                                         self._meta, self._arena, slot)
         self._release(slot)
         return True
 
@@ -188,9 +197,8 @@ class WatchlistIndex:
         while True:
             out_rows = np.empty(cap, np.int64)
             out_slots = np.empty(cap, np.uint32)
-            n = kernels.match_keys(self._k0, self._k1, self._mask, self._table, self._meta,
-                                   self._arena, spaces, words, np.uint64(now_ms), out_rows,
-                                   out_slots)
+            n = match_keys(self._k0, self._k1, self._mask, self._table, self._meta,
+                           self._arena, spaces, words, np.uint64(now_ms), out_rows, out_slots)
             if n <= cap:
                 return out_rows[:n], out_slots[:n]
             cap = n
@@ -202,13 +210,13 @@ class WatchlistIndex:
         expires = self._meta[: len(self._id_of), 0]
         due = np.flatnonzero(expires <= np.uint64(now_ms))
         later = expires[expires > np.uint64(now_ms)]
-        self._next_expiry = int(later.min()) if len(later) else int(kernels.NEVER_EXPIRES)
+        self._next_expiry = int(later.min()) if len(later) else int(NEVER_EXPIRES)
         ids = [self._id_of[s] for s in due]
         return [i for i in ids if i is not None]
 
     def _new_slot(self) -> int:
         slot = len(self._id_of)
-        if slot >= kernels.MAX_SLOTS:
+        if slot >= MAX_SLOTS:
             raise OverflowError("the index holds at most 2**31 entries")
         if slot >= len(self._meta):
             grown = _meta_rows(max(16, 2 * len(self._meta)))
@@ -220,10 +228,9 @@ class WatchlistIndex:
     def _grow_table(self) -> None:
         slots = np.fromiter(self._slot_of.values(), np.uint64, len(self._slot_of))
         hashes = np.empty(len(slots), np.uint64)
-        kernels.entry_hashes(self._k0, self._k1, self._mask, self._meta, self._arena, slots,
-                             hashes)
+        entry_hashes(self._k0, self._k1, self._mask, self._meta, self._arena, slots, hashes)
         self._table = aligned_zeros(_table_size(len(self._slot_of) + 1))
-        kernels.table_insert_many(self._table, hashes, slots)
+        table_insert_many(self._table, hashes, slots)
 
     def _make_arena_room(self, nwords: int) -> None:
         # Compact when at least half the arena is garbage, else grow: amortised O(1) per key.
@@ -232,7 +239,7 @@ class WatchlistIndex:
             size *= 2
         live = np.flatnonzero(self._meta[: len(self._id_of), 1]).astype(np.uint32)
         arena = np.zeros(size, np.uint64)
-        self._arena_used = kernels.compact_arena(self._meta, self._arena, live, arena)
+        self._arena_used = compact_arena(self._meta, self._arena, live, arena)
         self._arena = arena
 
 
@@ -242,7 +249,7 @@ def warm_up() -> None:
     seconds a compilation takes."""
     index = WatchlistIndex(b"warm-up")
     index.build(["a", "b"], np.ones(2, np.uint8), key_words([b"a", b"bb"]),
-                np.full(2, kernels.NEVER_EXPIRES, np.uint64))
+                np.full(2, NEVER_EXPIRES, np.uint64))
     for i in range(MIN_TABLE):  # past MAX_LOAD: the table grows once
         index.upsert(f"u{i}", 1, f"u{i}".encode(), 1)
     index.upsert("long", 1, b"k" * 20, 1)  # a key in the arena

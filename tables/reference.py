@@ -1,7 +1,10 @@
 """Plain-Python twins of the index kernels, for tests: SipHash-2-4 and a dict-based matcher.
 
-Written for clarity, not speed, and independently of `tables/kernels.py`: the property tests
-hold the numba path to exactly what these return.
+`siphash24` and `slot_hash` are the twins of `tables/keyhash.py`; `ReferenceIndex` is the
+twin of the table, entry store and probe kernels (`tables/hashtable.py`, `tables/entries.py`,
+`tables/probe.py`) as `WatchlistIndex` drives them. Written for clarity, not speed, and
+independently of the kernels: the property tests hold the numba path to exactly what these
+return.
 """
 
 from __future__ import annotations

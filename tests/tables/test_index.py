@@ -7,8 +7,8 @@ import numpy as np
 from hypothesis import given, settings
 
 from loadtest.index_bench import random_macs
-from tables import kernels
 from tables.index import WatchlistIndex, key_words
+from tables.keyhash import hash_keys
 from tables.reference import ReferenceIndex, siphash24, slot_hash, split_secret
 
 NOW = 1_795_000_000_000
@@ -24,8 +24,8 @@ def test_siphash_twin_matches_the_papers_test_vector() -> None:
        st.integers(1, 64))
 def test_kernel_hash_equals_the_twin(key: bytes, k0: int, k1: int, space: int, bits: int) -> None:
     out = np.empty(1, np.uint64)
-    kernels.hash_keys(np.uint64(k0), np.uint64(k1), np.uint64((1 << bits) - 1),
-                      np.array([space], np.uint8), key_words([key]), out)
+    hash_keys(np.uint64(k0), np.uint64(k1), np.uint64((1 << bits) - 1),
+              np.array([space], np.uint8), key_words([key]), out)
     assert int(out[0]) == slot_hash(k0, k1, bits, space, key)
 
 
