@@ -9,10 +9,10 @@ import time
 from pathlib import Path
 
 from config.settings import Settings
-from loadtest.benchconfig import BATCHES, BenchConfig
-from loadtest.progress import ProgressLine
-from loadtest.recording import RECORDED_TOPICS
-from loadtest.traffic import STREAMS
+from loadtest.bench.benchconfig import BATCHES, BenchConfig
+from loadtest.harness.progress import ProgressLine
+from loadtest.replay.recording import RECORDED_TOPICS
+from loadtest.traffic.traffic import STREAMS
 from streams.broker import resolve_bootstrap
 from streams.topics import topic_names
 
@@ -27,14 +27,14 @@ def _topics(text: str) -> tuple[str, ...]:
 
 def cmd_startup(settings: Settings, args: argparse.Namespace) -> int:
     """Measure worker start-up, SIGKILL recovery and hit latency."""
-    from loadtest.startup import run
+    from loadtest.bench.startup import run
 
     return run(settings, args)
 
 
 def cmd_record(settings: Settings, args: argparse.Namespace) -> int:
     """Record the input topics to a file."""
-    from loadtest.replay import record
+    from loadtest.replay.replay import record
 
     totals = asyncio.run(record(
         resolve_bootstrap(settings), topic_names(settings), Path(args.file), shorts=args.topics,
@@ -46,7 +46,7 @@ def cmd_record(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
     """Send a recording back to the input topics."""
-    from loadtest.replay import replay
+    from loadtest.replay.replay import replay
 
     speed = 0.0 if args.fast else args.speed
     totals = asyncio.run(replay(settings, resolve_bootstrap(settings), Path(args.file),
@@ -80,7 +80,7 @@ def _command_line(args: argparse.Namespace, command: str, options: tuple[str, ..
 
 def cmd_bench(settings: Settings, args: argparse.Namespace) -> int:
     """Run the benchmark; write JSON, PNG and markdown; exit 1 when the run failed."""
-    from loadtest.benchconfig import config_from_args
+    from loadtest.bench.benchconfig import config_from_args
 
     cfg = config_from_args(args, settings.alerts.suppress_seconds)
     return _run_and_report(settings, cfg, args, _command_line(args, "bench", _BENCH_OPTIONS))
@@ -89,7 +89,7 @@ def cmd_bench(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_overload(settings: Settings, args: argparse.Namespace) -> int:
     """Run the bench's overload preset; exit 1 when a hit was missed or the lag never
     drained."""
-    from loadtest.benchconfig import overload_config
+    from loadtest.bench.benchconfig import overload_config
 
     cfg = overload_config(args)
     return _run_and_report(settings, cfg, args,
@@ -99,8 +99,8 @@ def cmd_overload(settings: Settings, args: argparse.Namespace) -> int:
 def _run_and_report(settings: Settings, cfg: BenchConfig, args: argparse.Namespace,
                     command: str) -> int:
     """Run a bench as configured; write JSON, PNG and markdown; return the exit status."""
-    from loadtest.bench import run_bench
-    from loadtest.report import markdown, plot, summarize
+    from loadtest.bench.bench import run_bench
+    from loadtest.bench.report import markdown, plot, summarize
     from schemas.json import dumps
 
     results = Path(args.results) / time.strftime("bench-%Y%m%d-%H%M%S")
@@ -124,7 +124,8 @@ def _run_and_report(settings: Settings, cfg: BenchConfig, args: argparse.Namespa
 def register(commands: argparse._SubParsersAction) -> None:
     """Add `vigil loadtest` and its verbs to the `vigil` subcommands (the CLI finds this
     through the `vigil.commands` entry point: the product never imports loadtest/)."""
-    from loadtest import crash, fuzz, index_bench, outage
+    from loadtest.bench import index_bench
+    from loadtest.faults import crash, fuzz, outage
 
     lt = commands.add_parser("loadtest", help="measurements (not tests)")
     loadtest_commands = lt.add_subparsers(dest="action", required=True)

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from loadtest.deployment import Deployment
+from loadtest.harness.deployment import Deployment
 from streams.broker import EmbeddedBroker
 
 pytestmark = pytest.mark.integration

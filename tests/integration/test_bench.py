@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from cli.main import main
-from loadtest.traffic import STREAMS
+from loadtest.traffic.traffic import STREAMS
 from schemas.json import loads
 
 pytestmark = pytest.mark.integration

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from config.subscribers import token_hash
-from loadtest.deployment import Deployment
+from loadtest.harness.deployment import Deployment
 from streams.broker import free_port
 
 pytestmark = pytest.mark.integration

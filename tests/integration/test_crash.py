@@ -8,8 +8,8 @@ from collections.abc import Callable
 
 import pytest
 
-from loadtest.crash import KINDS, crash_run, summary
-from loadtest.deployment import Deployment
+from loadtest.faults.crash import KINDS, crash_run, summary
+from loadtest.harness.deployment import Deployment
 
 pytestmark = pytest.mark.integration
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from loadtest.deployment import Deployment
+from loadtest.harness.deployment import Deployment
 from schemas.hits import make_hit_id
 from schemas.sensing import SENSING_CONTENT_TYPE, encode_sensing_batch
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from loadtest.deployment import Deployment
-from loadtest.fuzz import KINDS
-from loadtest.sightings import mac_entry, mac_sighting
+from loadtest.faults.fuzz import KINDS
+from loadtest.harness.deployment import Deployment
+from loadtest.traffic.sightings import mac_entry, mac_sighting
 from schemas.sensing import SENSING_CONTENT_TYPE
 
 pytestmark = pytest.mark.integration

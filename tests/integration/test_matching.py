@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from loadtest.deployment import Deployment
+from loadtest.harness.deployment import Deployment
 from tests.integration.test_end_to_end import add_entry, hits_for, now_ms, sighting, upsert
 
 # Short enough for a test, long against the test's own timings.

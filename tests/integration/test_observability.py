@@ -15,9 +15,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from cli.demo_traffic import DEMO_LISTS, SightingSource, demo_watchlist
-from loadtest.deployment import Deployment
-from loadtest.paced import SentTraffic, send_paced_sightings
-from loadtest.prometheus import RULES_FILE, PrometheusServer
+from loadtest.harness.deployment import Deployment
+from loadtest.harness.prometheus import RULES_FILE, PrometheusServer
+from loadtest.traffic.paced import SentTraffic, send_paced_sightings
 from schemas.json import loads
 
 pytestmark = pytest.mark.integration

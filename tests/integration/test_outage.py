@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from loadtest.deployment import Deployment
-from loadtest.outage import outage_run, summary
-from loadtest.sightings import mac_entry, mac_sighting
+from loadtest.faults.outage import outage_run, summary
+from loadtest.harness.deployment import Deployment
+from loadtest.traffic.sightings import mac_entry, mac_sighting
 from streams.broker import BrokerInfo, EmbeddedBroker
 from streams.topics import ensure_topics
 

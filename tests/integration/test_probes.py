@@ -9,7 +9,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from kafka import KafkaConsumer, TopicPartition
 
-from loadtest.probes import GroupLag, HitReader, process_sample, worker_counters
+from loadtest.harness.probes import GroupLag, HitReader, process_sample, worker_counters
 from schemas.json import dumps
 
 pytestmark = pytest.mark.integration

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from cli.main import main
-from loadtest.recording import RecordedMessage, RecordingWriter, read_recording
-from loadtest.replay import record, replay
-from loadtest.traffic import STREAMS, TrafficGenerator, TrafficSpec
+from loadtest.replay.recording import RecordedMessage, RecordingWriter, read_recording
+from loadtest.replay.replay import record, replay
+from loadtest.traffic.traffic import STREAMS, TrafficGenerator, TrafficSpec
 
 pytestmark = pytest.mark.integration
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from loadtest.deployment import Deployment
+from loadtest.harness.deployment import Deployment
 from tests.integration.test_end_to_end import hits_for, now_ms, sighting, upsert
 
 pytestmark = pytest.mark.integration

@@ -8,9 +8,9 @@ from collections.abc import Callable
 
 import pytest
 
-from loadtest.checked import CheckedTraffic
-from loadtest.deployment import Deployment
-from loadtest.probes import worker_counters
+from loadtest.faults.checked import CheckedTraffic
+from loadtest.harness.deployment import Deployment
+from loadtest.harness.probes import worker_counters
 
 pytestmark = pytest.mark.integration
 

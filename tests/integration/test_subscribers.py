@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from config.subscribers import token_hash
-from loadtest.deployment import Deployment
+from loadtest.harness.deployment import Deployment
 from schemas.json import dumps, loads
 from web.client import HitStreamConnection, StreamRefused
 from web.sse import Event

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from kafka import KafkaProducer
 
-from loadtest.deployment import Deployment
+from loadtest.harness.deployment import Deployment
 from schemas.json import dumps
 from tests.integration.test_end_to_end import upsert
 

@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaProducer
 
-from loadtest.groundtruth import ExpectedHit, planted_hits
-from loadtest.probes import wall_ms
-from loadtest.surge import Surge, due_times
-from loadtest.traffic import Message
+from loadtest.harness.probes import wall_ms
+from loadtest.traffic.groundtruth import ExpectedHit, planted_hits
+from loadtest.traffic.surge import Surge, due_times
+from loadtest.traffic.traffic import Message
 from streams.topics import TopicNames
 
 IN_FLIGHT = 500  # sends awaited together per stream

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from loadtest import identifiers as ids
-from loadtest.planting import PairPlanner, Planted
+from loadtest.traffic import identifiers as ids
+from loadtest.traffic.planting import PairPlanner, Planted
 from schemas.json import dumps
 from schemas.normalize import ID_TYPE_CODES, ID_TYPE_NAMES, canonical_plate
 from schemas.sensing import HEADER_BYTES, MAGIC, RECORD_DTYPE, SENSING_CONTENT_TYPE

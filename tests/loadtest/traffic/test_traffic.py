@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 
-from loadtest.groundtruth import (
+from loadtest.traffic.groundtruth import (
     ExpectedHit,
     build_watchlist,
     check_hits,
@@ -14,7 +14,7 @@ from loadtest.groundtruth import (
     reference_hits,
     suppress,
 )
-from loadtest.traffic import STREAMS, TrafficGenerator, TrafficSpec
+from loadtest.traffic.traffic import STREAMS, TrafficGenerator, TrafficSpec
 from schemas.json import loads
 from schemas.normalize import canonical_plate
 

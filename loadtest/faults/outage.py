@@ -22,9 +22,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from config.settings import Settings
-from loadtest.deployment import Deployment, sigterm_unwinds
-from loadtest.periodic import Periodic
-from loadtest.sightings import SightingStream, mac_entry
+from loadtest.harness.deployment import Deployment, sigterm_unwinds
+from loadtest.harness.periodic import Periodic
+from loadtest.traffic.sightings import SightingStream, mac_entry
 from schemas.json import dumps
 from streams.broker import EmbeddedBroker
 

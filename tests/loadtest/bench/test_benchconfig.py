@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from cli.main import build_parser
-from loadtest.benchconfig import LONG, OVERLOAD, config_from_args, overload_config
-from loadtest.surge import Surge
+from loadtest.bench.benchconfig import LONG, OVERLOAD, config_from_args, overload_config
+from loadtest.traffic.surge import Surge
 
 
 def _args(*argv: str):

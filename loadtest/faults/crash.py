@@ -22,8 +22,8 @@ from pathlib import Path
 
 from agents.faults import POINTS
 from config.settings import Settings
-from loadtest.checked import CheckedTraffic, HitCheck
-from loadtest.deployment import Deployment, broker_for, sigterm_unwinds
+from loadtest.faults.checked import CheckedTraffic, HitCheck
+from loadtest.harness.deployment import Deployment, broker_for, sigterm_unwinds
 from schemas.json import dumps
 
 SIGNAL = "signal"  # a SIGKILL from outside, at whatever point the worker is

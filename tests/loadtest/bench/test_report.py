@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from loadtest.benchconfig import QUICK
-from loadtest.groundtruth import ExpectedHit
-from loadtest.probes import HitSeen
-from loadtest.report import Measurement, Sample, markdown, plot, stream_of_hit, summarize
-from loadtest.sender import StreamSent
-from loadtest.surge import Surge
+from loadtest.bench.benchconfig import QUICK
+from loadtest.bench.report import Measurement, Sample, markdown, plot, stream_of_hit, summarize
+from loadtest.harness.probes import HitSeen
+from loadtest.traffic.groundtruth import ExpectedHit
+from loadtest.traffic.sender import StreamSent
+from loadtest.traffic.surge import Surge
 
 T0 = 1_795_000_000_000.0
 

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from config.settings import Settings
-from loadtest.deployment import Deployment, broker_for
+from loadtest.harness.deployment import Deployment, broker_for
 from schemas.json import dumps
 
 DAY_MS = 86_400_000

@@ -9,12 +9,12 @@ from typing import Any
 
 import numpy as np
 
-from loadtest.benchconfig import BenchConfig
-from loadtest.groundtruth import check_hits, suppress
-from loadtest.probes import HitSeen
-from loadtest.sender import StreamSent
-from loadtest.surgereport import surge_figures, surge_markdown
-from loadtest.traffic import JSON_SENSOR_BASE, STREAMS
+from loadtest.bench.benchconfig import BenchConfig
+from loadtest.bench.surgereport import surge_figures, surge_markdown
+from loadtest.harness.probes import HitSeen
+from loadtest.traffic.groundtruth import check_hits, suppress
+from loadtest.traffic.sender import StreamSent
+from loadtest.traffic.traffic import JSON_SENSOR_BASE, STREAMS
 
 # The worker counter (agents/metrics.py `vigil_records_in`) that counts each stream.
 COUNTER_OF_STREAM = {"sensing_binary": "records_in/sensing/binary",

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from loadtest.surge import Surge
+from loadtest.traffic.surge import Surge
 
 PHASES = ("before", "during", "after")
 # "Latency recovers" is judged on the hits observed in the last this many seconds of traffic.

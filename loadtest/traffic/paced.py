@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass
 
 from cli.demo_traffic import SightingSource
-from loadtest.deployment import Deployment
+from loadtest.harness.deployment import Deployment
 from schemas.sensing import SENSING_CONTENT_TYPE, encode_sensing_batch
 
 BINARY = [("content-type", SENSING_CONTENT_TYPE.encode())]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from loadtest.surge import Surge
-from loadtest.surgereport import surge_figures, surge_markdown
+from loadtest.bench.surgereport import surge_figures, surge_markdown
+from loadtest.traffic.surge import Surge
 
 MIB = 2**20
 SURGE = Surge(factor=4, at_s=10.0, for_s=10.0)

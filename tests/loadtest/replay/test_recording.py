@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from loadtest.recording import (
+from loadtest.replay.recording import (
     FILE_MAGIC,
     RECORDED_TOPICS,
     RecordedMessage,

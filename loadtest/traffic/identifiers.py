@@ -4,7 +4,7 @@ Every generator takes a `watched` flag. Watched keys (those put on the watchlist
 background keys come from disjoint spaces, by a marker character that no normalisation
 or OCR confusion class can change, so background traffic never hits an entry by accident
 and the generator knows every hit it plants. The reference matcher in
-`loadtest.groundtruth` checks that claim on generated traffic.
+`loadtest.traffic.groundtruth` checks that claim on generated traffic.
 """
 
 from __future__ import annotations

@@ -18,9 +18,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from kafka.errors import KafkaError
 
 from config.settings import Settings
-from loadtest.probes import GroupLag, HitReader
-from loadtest.progress import ProgressLine, bar
-from loadtest.recording import (
+from loadtest.harness.probes import GroupLag, HitReader
+from loadtest.harness.progress import ProgressLine, bar
+from loadtest.replay.recording import (
     RECORDED_TOPICS,
     RecordedMessage,
     RecordingWriter,

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaProducer
 
-from loadtest.deployment import Deployment
-from loadtest.groundtruth import suppress
-from loadtest.sender import StreamPlan, StreamSent, send_plan
-from loadtest.traffic import TrafficGenerator, TrafficSpec
+from loadtest.harness.deployment import Deployment
+from loadtest.traffic.groundtruth import suppress
+from loadtest.traffic.sender import StreamPlan, StreamSent, send_plan
+from loadtest.traffic.traffic import TrafficGenerator, TrafficSpec
 from schemas.json import dumps
 from streams.brokercheck import aiokafka_producer_kwargs
 from streams.clients import needs_one_record_per_batch

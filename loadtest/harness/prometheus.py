@@ -19,7 +19,7 @@ from typing import Any
 from schemas.json import dumps, loads
 from streams.broker import free_port, terminate_pid
 
-RULES_FILE = Path(__file__).resolve().parent.parent / "config" / "prometheus" / "vigil-alerts.yml"
+RULES_FILE = Path(__file__).resolve().parents[2] / "config" / "prometheus" / "vigil-alerts.yml"
 
 
 class PrometheusError(RuntimeError):

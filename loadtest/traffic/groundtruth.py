@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from loadtest.traffic import STREAM_SOURCE, Message
+from loadtest.traffic.traffic import STREAM_SOURCE, Message
 from schemas.checkins import decode_checkins
 from schemas.hits import Hit, make_hit_id
 from schemas.json import dumps

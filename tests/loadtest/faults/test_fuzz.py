@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from loadtest import fuzz
+from loadtest.faults import fuzz
 from schemas.rejection import Rejected
 
 

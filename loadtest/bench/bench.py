@@ -6,7 +6,7 @@ through `vigil.watchlist`, starts a worker and waits for /readyz, sends every en
 stream at its rate for the duration, then waits for the worker to catch up. It reads the
 hits back from `vigil.hits` and compares them with the generator's ground truth; any
 missed, unexpected or duplicate hit fails the run. Then it times the naive baseline on
-the same sightings. Figures: `loadtest.report`.
+the same sightings. Figures: `loadtest.bench.report`.
 """
 
 from __future__ import annotations
@@ -22,15 +22,22 @@ from kafka import TopicPartition
 from kafka.errors import KafkaError
 
 from config.settings import Settings
-from loadtest.baseline_runner import BaselineRun
-from loadtest.benchconfig import BenchConfig
-from loadtest.deployment import Deployment, broker_for
-from loadtest.groundtruth import suppress
-from loadtest.probes import GroupLag, HitReader, HitSeen, process_sample, wall_ms, worker_counters
-from loadtest.progress import ProgressLine
-from loadtest.report import Measurement, Sample, records_taken_in
-from loadtest.sender import StreamPlan, StreamSent, send_plan
-from loadtest.traffic import STREAMS, TrafficGenerator
+from loadtest.bench.baseline_runner import BaselineRun
+from loadtest.bench.benchconfig import BenchConfig
+from loadtest.bench.report import Measurement, Sample, records_taken_in
+from loadtest.harness.deployment import Deployment, broker_for
+from loadtest.harness.probes import (
+    GroupLag,
+    HitReader,
+    HitSeen,
+    process_sample,
+    wall_ms,
+    worker_counters,
+)
+from loadtest.harness.progress import ProgressLine
+from loadtest.traffic.groundtruth import suppress
+from loadtest.traffic.sender import StreamPlan, StreamSent, send_plan
+from loadtest.traffic.traffic import STREAMS, TrafficGenerator
 from schemas.json import dumps, loads
 from streams.brokercheck import aiokafka_producer_kwargs
 from streams.clients import BULK_BATCH_BYTES, needs_one_record_per_batch

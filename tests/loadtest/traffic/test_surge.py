@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from loadtest.surge import Surge, due_times, rate_pieces
+from loadtest.traffic.surge import Surge, due_times, rate_pieces
 
 
 def test_without_a_surge_message_i_is_due_at_i_times_its_share_of_a_second() -> None:

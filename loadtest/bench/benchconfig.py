@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass, replace
 
-from loadtest.surge import Surge
-from loadtest.traffic import STREAMS, TrafficSpec
+from loadtest.traffic.surge import Surge
+from loadtest.traffic.traffic import STREAMS, TrafficSpec
 
 # Records per message: binary batches of ~1,000 (32 KB), JSON arrays smaller.
 BATCHES = {"sensing_binary": 1000, "sensing_json": 500, "plates": 200, "checkins": 100}

@@ -1,4 +1,4 @@
-"""Run the naive baseline (`loadtest.baseline`) on the bench's own sightings and time it.
+"""Run the naive baseline (`loadtest.bench.baseline`) on the bench's own sightings and time it.
 
 The sightings go one JSON record per message to topics of the baseline's own (prefix
 `<deployment prefix>baseline.`). Its rate is events / (last event - first event), so
@@ -55,7 +55,7 @@ class BaselineRun:
         self.result.unlink(missing_ok=True)
         asyncio.run(_send_one_per_message(bootstrap, topics.sensing, records, one_per_batch))
         self.args = [
-            sys.executable, "-m", "loadtest.baseline", "--bootstrap", bootstrap,
+            sys.executable, "-m", "loadtest.bench.baseline", "--bootstrap", bootstrap,
             "--app-id", f"{prefix}naive", "--topic", topics.sensing, "--hits-topic", topics.hits,
             "--keys", str(keys), "--expect", str(len(records)), "--result", str(self.result),
             "--session-timeout-s", str(settings.kafka.session_timeout_s),

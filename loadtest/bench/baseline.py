@@ -1,7 +1,7 @@
 """The naive baseline the bench compares Vigil with: a Faust agent that handles one JSON
 sighting per event and looks it up in a Python dict.
 
-Run by the bench as `python -m loadtest.baseline ...` on topics of its own. Once it has
+Run by the bench as `python -m loadtest.bench.baseline ...` on topics of its own. Once it has
 handled `--expect` events it writes {"events", "first_ms", "last_ms", "hits"} to
 `--result` and keeps running until the bench stops it by its pid.
 """

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import time
 
-from loadtest.deployment import Deployment
-from loadtest.periodic import Periodic
+from loadtest.harness.deployment import Deployment
+from loadtest.harness.periodic import Periodic
 from schemas.json import dumps
 
 WATCHED_MAC = "a45e60d1229f"

@@ -1,0 +1,3 @@
+"""Measurements: `vigil loadtest bench`/`overload` (bench, benchconfig, report,
+surgereport), the naive baseline it compares with, worker start-up, and the index
+micro-benchmark."""

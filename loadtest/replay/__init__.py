@@ -1,0 +1,1 @@
+"""Recording the input topics to a file and sending a recording back."""
