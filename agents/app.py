@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import faust
@@ -10,19 +11,22 @@ from mode import ServiceT
 
 from agents.audit import AuditTrail
 from agents.consumer_lag import register_consumer_lag
-from agents.context import WorkerContext
+from agents.context import WorkerContext, WorkerSetup
+from agents.faults import delivery
 from agents.records import register_record_agents
 from agents.suppression import register_suppression
 from agents.watchlist import register_watchlist
 from streams import transport
 from streams.output_producers import OutputProducers
 from streams.topics import app_id
+from tables.suppression import Suppression
+from tables.watchlist import Watchlist
 
 # Faust's default producer batch size.
 FAUST_DEFAULT_MAX_BATCH_SIZE = 16384
 
 
-def faust_settings(ctx: WorkerContext) -> dict:
+def faust_settings(ctx: WorkerSetup) -> dict:
     """Return the Faust app settings for this worker."""
     s = ctx.settings
     return {
@@ -60,28 +64,34 @@ def _before_consumer(service: ServiceT) -> type[BootStrategy]:
     return StartBeforeConsumer
 
 
-def create_app(ctx: WorkerContext) -> faust.App:
-    """Build the worker's Faust app: output topics, agents, the watchlist reader."""
-    conf = faust_settings(ctx)
+def create_app(setup: WorkerSetup) -> tuple[faust.App, WorkerContext]:
+    """Build the worker's Faust app (output topics, agents, the watchlist reader) and the
+    context its agents share; web pages are registered on it by the caller (web/)."""
+    s = setup.settings
+    conf = faust_settings(setup)
     Path(conf["datadir"]).mkdir(parents=True, exist_ok=True)
-    app = faust.App(app_id(ctx.settings), **conf)
-    raw = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw",
-           "value_serializer": "raw"}
+    app = faust.App(app_id(s), **conf)
     # Dead letters need more than one request in flight (streams/output_producers.py). Hits
     # are written in batches on every broker: their readers take the end from fetch
     # responses (streams/readto.py), and each stored batch costs the embedded broker on
     # every later fetch of the partition (agents/suppression.py, FOLLOW_EVERY_S).
-    dead_letters = app.service(OutputProducers(ctx.bootstrap, ctx.one_record_per_batch))
-    hits = app.service(OutputProducers(ctx.bootstrap, one_record_per_batch=False))
-    ctx.hits_topic = hits.topic(ctx.topics.hits, one_writer_per_partition=True)
-    ctx.deadletter_topic = dead_letters.topic(ctx.topics.deadletter,
-                                              one_writer_per_partition=False)
-    ctx.audit_topic = app.topic(ctx.topics.audit, **raw)
-    ctx.audit = AuditTrail(ctx.audit_topic, ctx.metrics.audit_events,
-                           ctx.settings.worker.send_retries)
+    dead_letters = app.service(OutputProducers(setup.bootstrap, setup.one_record_per_batch))
+    hits = app.service(OutputProducers(setup.bootstrap, one_record_per_batch=False))
+    hits_topic = hits.topic(setup.topics.hits, one_writer_per_partition=True)
+    audit_topic = app.topic(setup.topics.audit, key_type=bytes, value_type=bytes,
+                            key_serializer="raw", value_serializer="raw")
+    ctx = WorkerContext(
+        **{f.name: getattr(setup, f.name) for f in dataclasses.fields(WorkerSetup)},
+        hits_topic=hits_topic,
+        deadletter_topic=dead_letters.topic(setup.topics.deadletter,
+                                            one_writer_per_partition=False),
+        audit=AuditTrail(audit_topic, setup.metrics.audit_events, s.worker.send_retries),
+        deliver=delivery(s.worker.crash_at, hits_topic),
+        watchlist=Watchlist(s.watchlist.hash_secret.encode("utf-8") or None),
+        suppression=Suppression(s.alerts.suppress_seconds * 1000),
+    )
     app.boot_strategy = _before_consumer(register_watchlist(app, ctx))(app)
     register_suppression(app, ctx)
     register_record_agents(app, ctx)
     register_consumer_lag(app, ctx)
-
-    return app
+    return app, ctx

@@ -109,7 +109,7 @@ def _register(app: faust.App, ctx: WorkerContext, short: str, source: str, decod
             await ctx.suppression_loaded.wait()
             started = time.perf_counter()
             outgoing = process_messages(events, source, decode, find_hits, ctx)
-            await ctx.crash.deliver(outgoing, ctx.hits_topic, w.send_retries)
+            await ctx.deliver(outgoing, w.send_retries)
             ctx.metrics.batch_seconds.labels(source).observe(time.perf_counter() - started)
 
     app.agent(topic, name=f"vigil.match.{short}", concurrency=w.batches_in_flight)(match_records)

@@ -24,7 +24,9 @@ import faust
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from agents.context import WorkerContext
+from schemas.clock import now_ms
 from schemas.hits import decode_hit
+from streams.reader import open_reader
 from streams.readto import FetchedEnds
 from streams.restarting import keep_running
 
@@ -64,18 +66,11 @@ async def _seek_lookback(consumer: AIOKafkaConsumer, tps: list[TopicPartition],
 async def _follow_hits(ctx: WorkerContext) -> None:
     topic = ctx.topics.hits
     alerts = ctx.settings.alerts
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=ctx.bootstrap, group_id=None, enable_auto_commit=False,
-        client_id="vigil-suppression-reader",
-        fetch_max_wait_ms=ctx.settings.kafka.fetch_max_wait_ms,
-    )
-    await consumer.start()
+    consumer, tps = await open_reader(ctx.bootstrap, [topic],
+                                      client_id="vigil-suppression-reader",
+                                      fetch_max_wait_ms=ctx.settings.kafka.fetch_max_wait_ms)
     try:
-        await consumer.topics()
-        parts = sorted(consumer.partitions_for_topic(topic) or ())
-        tps = [TopicPartition(topic, p) for p in parts]
-        consumer.assign(tps)
-        now = time.time_ns() // 1_000_000
+        now = now_ms()
         await _seek_lookback(consumer, tps, now - alerts.suppression_lookback_s * 1000)
         # Catching up: read to the ends that fetch responses report (ListOffsets is short on
         # the embedded broker for a topic written in batches, streams/readto.py).

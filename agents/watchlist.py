@@ -25,6 +25,7 @@ from schemas.clock import now_ms
 from schemas.rejection import Rejected, encode_deadletter
 from schemas.watchlist import WatchlistDelete, WatchlistEntry, decode_watchlist_command
 from streams.delivery import Outgoing, deliver
+from streams.reader import open_reader
 from streams.readto import FetchedEnds
 from streams.restarting import keep_running
 
@@ -98,17 +99,9 @@ LOG_CHECK_S = 1.0
 
 async def _read_watchlist(ctx: WorkerContext) -> None:
     topic = ctx.topics.watchlist
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=ctx.bootstrap, group_id=None, enable_auto_commit=False,
-        auto_offset_reset="earliest", client_id="vigil-watchlist-reader",
-        fetch_max_wait_ms=ctx.settings.kafka.fetch_max_wait_ms,
-    )
-    await consumer.start()
+    consumer, tps = await open_reader(ctx.bootstrap, [topic], client_id="vigil-watchlist-reader",
+                                      fetch_max_wait_ms=ctx.settings.kafka.fetch_max_wait_ms)
     try:
-        await consumer.topics()  # fetch metadata so the topic's partitions are known
-        parts = consumer.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in sorted(parts)]
-        consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         started = time.monotonic()
         # Ready once every partition is read up to where it ended when first fetched.

@@ -15,15 +15,17 @@ import time
 import urllib.request
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 
 from cli.demo_traffic import SightingSource, demo_watchlist
 from config.settings import Settings
+from schemas.clock import now_ms
 from schemas.json import dumps, loads
 from schemas.sensing import SENSING_CONTENT_TYPE, encode_sensing_batch
 from streams.broker import EmbeddedBroker, free_port, port_open, resolve_bootstrap, terminate_pid
 from streams.brokercheck import aiokafka_producer_kwargs
 from streams.clients import needs_one_record_per_batch
+from streams.reader import open_reader
 from streams.topics import ensure_topics, topic_names
 
 # The port the shipped scrape config (config/prometheus/prometheus.yml) points at.
@@ -92,15 +94,14 @@ async def _stream(settings: Settings, bootstrap: str, rate: float, duration: flo
     one = needs_one_record_per_batch(settings, bootstrap)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all",
                                 **aiokafka_producer_kwargs(one))
-    hits = AIOKafkaConsumer(topics.hits, bootstrap_servers=bootstrap, group_id=None,
-                            auto_offset_reset="latest",
-                            fetch_max_wait_ms=settings.kafka.fetch_max_wait_ms)
+    hits, hit_partitions = await open_reader(
+        bootstrap, [topics.hits], client_id="vigil-demo-hits", auto_offset_reset="latest",
+        fetch_max_wait_ms=settings.kafka.fetch_max_wait_ms)
     await producer.start()
-    await hits.start()
-    for tp in hits.assignment():  # fix "latest" now, so no hit from here on is skipped
+    for tp in hit_partitions:  # fix "latest" now, so no hit from here on is skipped
         await hits.position(tp)
     rng = random.Random(7)
-    now = time.time_ns() // 1_000_000
+    now = now_ms()
     commands = demo_watchlist(rng, now)
     for c in commands:
         await producer.send_and_wait(topics.watchlist, key=c["entry_id"].encode(), value=dumps(c))
@@ -118,16 +119,16 @@ async def _stream(settings: Settings, bootstrap: str, rate: float, duration: flo
         tick, started, last_status = 0.1, time.monotonic(), time.monotonic()
         headers = [("content-type", SENSING_CONTENT_TYPE.encode())]
         while not duration or time.monotonic() - started < duration:
-            now_ms = time.time_ns() // 1_000_000
+            sent_ms = now_ms()
             # About one watched device a second, in binary batches ...
-            batch = source.batch(max(1, int(rate * tick)), now_ms,
+            batch = source.batch(max(1, int(rate * tick)), sent_ms,
                                  watched_hits=int(rng.random() < tick))
             await producer.send(topics.sensing, value=encode_sensing_batch(batch),
                                 headers=headers)
             counts["sent"] += len(batch)
             # ... and now and then one as a single JSON record (the other input format).
             if rng.random() < tick / 5:
-                rec = source.batch(1, now_ms, watched_hits=1)[0]
+                rec = source.batch(1, sent_ms, watched_hits=1)[0]
                 rec["sensor_id"] = f"S-{rec['sensor_id']:06d}"
                 await producer.send(topics.sensing, key=rec["sensor_id"].encode(),
                                     value=dumps(rec))

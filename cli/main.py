@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
-import time
 from collections.abc import Iterator
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -15,6 +14,7 @@ from kafka.errors import KafkaError
 
 from cli.subscribe import add_parsers as add_subscriber_parsers
 from config.settings import Settings, SettingsError, load_settings
+from schemas.clock import now_ms
 from streams.broker import BrokerError, EmbeddedBroker, resolve_bootstrap
 
 # Entry-point group through which packages above the CLI (the load-test harness) add their
@@ -96,7 +96,7 @@ def cmd_watchlist_load(settings: Settings, args: argparse.Namespace) -> int:
     try:
         futures = []
         for n, line in _lines(args.file):
-            now = time.time_ns() // 1_000_000
+            now = now_ms()
             cmd = decode_watchlist_command(line, None, now, settings.watchlist.max_ttl_days)
             if isinstance(cmd, Rejected):
                 refused += 1
@@ -166,13 +166,12 @@ def cmd_produce(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_tail(settings: Settings, args: argparse.Namespace) -> int:
-    from kafka import KafkaConsumer
-
+    from streams.reader import open_sync_reader
     from streams.topics import topic_names
 
     topic = topic_names(settings).resolve(args.topic)
-    consumer = KafkaConsumer(
-        topic, bootstrap_servers=resolve_bootstrap(settings), group_id=None,
+    consumer, _ = open_sync_reader(
+        resolve_bootstrap(settings), [topic], client_id="vigil-tail",
         auto_offset_reset="earliest" if args.from_beginning else "latest",
         fetch_max_wait_ms=settings.kafka.fetch_max_wait_ms,
         consumer_timeout_ms=int(args.timeout * 1000) if args.timeout else float("inf"),
@@ -238,7 +237,11 @@ def build_parser() -> argparse.ArgumentParser:
     d.set_defaults(func=cmd_demo)
     add_subscriber_parsers(sub)
     for plugin in entry_points(group=COMMAND_PLUGINS):
-        plugin.load()(sub)
+        try:
+            plugin.load()(sub)
+        except Exception as exc:  # a broken add-on must not take the product's verbs with it
+            print(f"vigil: the {plugin.name!r} commands are unavailable: "
+                  f"{type(exc).__name__}: {exc}", file=sys.stderr)
     return p
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from config.settings import Settings
+from schemas.clock import now_ms
 from schemas.json import dumps, loads
 
 
@@ -25,7 +25,7 @@ def cmd_subscribe(settings: Settings, args: argparse.Namespace) -> int:
 
     def on_hit(hit: dict[str, Any]) -> bool:
         nonlocal shown
-        now = time.time_ns() // 1_000_000
+        now = now_ms()
         text = dumps(hit).decode() if args.json else format_hit(hit, now, colour)
         sys.stdout.write(text + "\n")
         sys.stdout.flush()
@@ -66,19 +66,14 @@ def _audit_from_file(path: str) -> Iterator[tuple[str, Any]]:
 
 
 def _audit_from_topic(settings: Settings) -> Iterator[tuple[str, Any]]:
-    from kafka import KafkaConsumer, TopicPartition
-
     from streams.broker import resolve_bootstrap
+    from streams.reader import open_sync_reader
     from streams.readto import FetchedEnds
     from streams.topics import topic_names
 
-    topic = topic_names(settings).audit
-    consumer = KafkaConsumer(bootstrap_servers=resolve_bootstrap(settings), group_id=None,
-                             enable_auto_commit=False)
+    consumer, tps = open_sync_reader(resolve_bootstrap(settings), [topic_names(settings).audit],
+                                     client_id="vigil-audit-verify")
     try:
-        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic)
-                                                       or ())]
-        consumer.assign(tps)
         consumer.seek_to_beginning(*tps)
         ends = FetchedEnds(tps)  # the audit is written in batches of many records
         while True:

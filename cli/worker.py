@@ -8,8 +8,7 @@ import time
 import faust
 
 from agents.app import create_app
-from agents.context import WorkerContext
-from agents.faults import CrashPoint
+from agents.context import WorkerSetup
 from agents.gcpauses import observe_gc_pauses
 from agents.metrics import build_metrics
 from config.settings import Settings
@@ -17,15 +16,14 @@ from streams.broker import resolve_bootstrap
 from streams.brokercheck import check_high_watermark, one_record_per_batch
 from streams.topics import ensure_topics, topic_names
 from tables.index import warm_up
-from tables.suppression import Suppression
-from tables.watchlist import Watchlist
 from web.routes import register_web
 
 log = logging.getLogger("vigil.worker")
 
 
-def prepare_worker(settings: Settings) -> WorkerContext:
-    """Resolve the broker, create missing topics and run the broker check; return the context."""
+def prepare_worker(settings: Settings) -> WorkerSetup:
+    """Resolve the broker, create missing topics and run the broker check; return what the
+    app is built from."""
     bootstrap = resolve_bootstrap(settings)
     topics = topic_names(settings)
     ensure_topics(bootstrap, settings)
@@ -36,14 +34,11 @@ def prepare_worker(settings: Settings) -> WorkerContext:
     metrics.broker_hwm_counts_batches.set(int(check.counts_batches))
     metrics.producer_one_record_per_batch.set(int(one_per_batch))
     observe_gc_pauses(metrics.gc_pause)
-    secret = settings.watchlist.hash_secret.encode("utf-8") or None
     started = time.monotonic()
     warm_up()
     log.info("matching kernels ready in %.1fs", time.monotonic() - started)
-    return WorkerContext(settings=settings, bootstrap=bootstrap, topics=topics, metrics=metrics,
-                         one_record_per_batch=one_per_batch, watchlist=Watchlist(secret),
-                         suppression=Suppression(settings.alerts.suppress_seconds * 1000),
-                         crash=CrashPoint.from_env())
+    return WorkerSetup(settings=settings, bootstrap=bootstrap, topics=topics, metrics=metrics,
+                       one_record_per_batch=one_per_batch)
 
 
 def run_worker(settings: Settings) -> None:
@@ -52,8 +47,7 @@ def run_worker(settings: Settings) -> None:
                         format="[%(asctime)s] %(levelname)s %(name)s: %(message)s")
     # kafka-python logs every connection at INFO; only its problems matter here.
     logging.getLogger("kafka").setLevel(logging.WARNING)
-    ctx = prepare_worker(settings)
-    app = create_app(ctx)
+    app, ctx = create_app(prepare_worker(settings))
     register_web(app, ctx)
     worker = faust.Worker(app, loglevel=settings.worker.log_level.upper())
     worker.execute_from_commandline()

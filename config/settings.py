@@ -172,6 +172,11 @@ class WorkerSettings(Section):
     log_level: str = setting(
         "info", lambda v: v in ("debug", "info", "warning", "error"),
         "debug, info, warning or error", "Least severe level the worker logs.")
+    crash_at: str = setting(
+        "", lambda v: v in ("", "before_send", "mid_send", "after_send"),
+        "empty, before_send, mid_send or after_send",
+        "For the fault tests only: the point of the first batch with a hit at which the worker "
+        "kills itself (agents/faults.py). Empty: none, and batches carry no fault injection.")
 
 
 @_section

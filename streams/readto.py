@@ -40,7 +40,7 @@ class FetchedEnds:
     @classmethod
     def from_now(cls, partitions: Iterable[Hashable]) -> FetchedEnds:
         """Return ends to be taken from fetches sent from now on (see `since_ms`)."""
-        return cls(partitions, since_ms=time.time_ns() // 1_000_000)  # aiokafka's clock
+        return cls(partitions, since_ms=now_ms())  # aiokafka stamps fetches with the wall clock
 
     def note(self, highwater: Lookup, polled: Lookup | None = None) -> None:
         """Take the end of every partition not yet known from `highwater` (a consumer's

@@ -19,6 +19,7 @@ from prometheus_client import Counter, Gauge
 
 from config.subscribers import Principal
 from schemas.hits import Hit, decode_hit
+from streams.reader import open_reader
 from streams.readto import current_ends
 from web.sse import Position, encode_position
 
@@ -128,18 +129,9 @@ class HitFanout:
         # Recent hits by id, so an ack can be checked against the hit's list.
         self.recent: OrderedDict[str, Hit] = OrderedDict()
 
-    def _consumer(self, client_id: str) -> AIOKafkaConsumer:
-        return AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False,
-            auto_offset_reset="earliest", client_id=client_id,
-            fetch_max_wait_ms=self.fetch_max_wait_ms)
-
-    async def _assign(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
-        await consumer.topics()  # fetch metadata so the topic's partitions are known
-        parts = consumer.partitions_for_topic(self.topic) or set()
-        tps = [TopicPartition(self.topic, p) for p in sorted(parts)]
-        consumer.assign(tps)
-        return tps
+    async def _reader(self, client_id: str) -> tuple[AIOKafkaConsumer, list[TopicPartition]]:
+        return await open_reader(self.bootstrap, [self.topic], client_id=client_id,
+                                 fetch_max_wait_ms=self.fetch_max_wait_ms)
 
     def remember(self, hit: Hit) -> None:
         """Keep `hit` among the recent ones (oldest forgotten first)."""
@@ -164,10 +156,8 @@ class HitFanout:
 
     async def run(self) -> None:
         """Read `vigil.hits` live; on the first run, first read back `recent_hits` for acks."""
-        consumer = self._consumer("vigil-hit-fanout")
-        await consumer.start()
+        consumer, tps = await self._reader("vigil-hit-fanout")
         try:
-            tps = await self._assign(consumer)
             if not self.position:
                 ends = await current_ends(consumer, tps, START_TIMEOUT_S)
                 begins = await consumer.beginning_offsets(tps)
@@ -208,10 +198,9 @@ class HitFanout:
         reader, then hand it over (no await between the check and the join)."""
         if self.try_join(stream):
             return
-        consumer = self._consumer("vigil-hit-catchup")
-        await consumer.start()
+        consumer, tps = await self._reader("vigil-hit-catchup")
         try:
-            for tp in await self._assign(consumer):
+            for tp in tps:
                 consumer.seek(tp, stream.next.get(tp.partition, 0))
             while not self.try_join(stream):
                 batches = await consumer.getmany(timeout_ms=200, max_records=500)

@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import aiokafka
 
 from agents.app import create_app
-from agents.context import WorkerContext
+from agents.context import WorkerSetup
 from agents.metrics import build_metrics
 from config.settings import load_settings
+from streams.delivery import deliver
 from streams.topics import topic_names
 
 
 def make_app(one_record_per_batch: bool, **env: str):
     settings = load_settings(env={"VIGIL_KAFKA_BOOTSTRAP": "127.0.0.1:1", **env})
-    ctx = WorkerContext(settings=settings, bootstrap="127.0.0.1:1", topics=topic_names(settings),
+    setup = WorkerSetup(settings=settings, bootstrap="127.0.0.1:1", topics=topic_names(settings),
                         metrics=build_metrics(), one_record_per_batch=one_record_per_batch)
-    return create_app(ctx)
+    return create_app(setup)[0]
 
 
 def test_the_audit_producer_batches_whatever_the_broker_check_says() -> None:
@@ -68,3 +70,20 @@ def test_the_watchlist_is_read_before_the_consumer_joins_its_group() -> None:
     order = [type(s).__name__ for s in app.boot_strategy.server()]
     reader = order.index("WatchlistReader")
     assert order.index("Web") < reader < order.index(type(app.consumer).__name__)
+
+
+def test_the_context_is_complete_when_built() -> None:
+    settings = load_settings(env={"VIGIL_KAFKA_BOOTSTRAP": "127.0.0.1:1"})
+    setup = WorkerSetup(settings=settings, bootstrap="127.0.0.1:1", topics=topic_names(settings),
+                        metrics=build_metrics(), one_record_per_batch=True)
+    _, ctx = create_app(setup)
+    assert all(getattr(ctx, f.name) is not None for f in dataclasses.fields(ctx))
+    assert ctx.deliver is deliver
+
+
+def test_a_configured_crash_point_replaces_the_delivery() -> None:
+    settings = load_settings(env={"VIGIL_KAFKA_BOOTSTRAP": "127.0.0.1:1",
+                                  "VIGIL_WORKER_CRASH_AT": "after_send"})
+    setup = WorkerSetup(settings=settings, bootstrap="127.0.0.1:1", topics=topic_names(settings),
+                        metrics=build_metrics(), one_record_per_batch=True)
+    assert create_app(setup)[1].deliver is not deliver

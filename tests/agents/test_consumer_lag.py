@@ -9,10 +9,8 @@ from faust.types import TP
 from prometheus_client import generate_latest
 
 from agents.consumer_lag import _LagExporter, consumer_lag
-from agents.context import WorkerContext
-from agents.metrics import build_metrics
 from config.settings import load_settings
-from streams.topics import topic_names
+from tests.agents.fixtures import make_context
 
 A, B, C = ("vigil.sensing", 0), ("vigil.sensing", 1), ("vigil.plates", 0)
 
@@ -59,8 +57,7 @@ class FakeAdmin:
 
 def test_exporter_keeps_series_to_the_partitions_this_worker_owns() -> None:
     settings = load_settings(env={})
-    ctx = WorkerContext(settings=settings, bootstrap="x:1", topics=topic_names(settings),
-                        metrics=build_metrics(), one_record_per_batch=True)
+    ctx = make_context(settings)
     consumer = FakeConsumer({A, B, ("vigil-__assignor-__leader", 0)},
                             {A: 30, B: 5, ("vigil-__assignor-__leader", 0): 9})
     app = SimpleNamespace(consumer=consumer, conf=SimpleNamespace(id="vigil"))

@@ -4,8 +4,8 @@ import asyncio
 
 import pytest
 
-from agents.faults import CrashPoint
-from streams.delivery import Outgoing
+from agents.faults import delivery
+from streams.delivery import Outgoing, deliver
 
 
 class Killed(Exception):
@@ -43,7 +43,7 @@ def run(point: str | None, hits_count: int, deadletters: int = 1
 
     async def go() -> list[bytes] | None:
         try:
-            await CrashPoint(point, kill).deliver(out, hits, retries=0)
+            await delivery(point or "", hits, kill)(out, 0)
         except Killed:
             return acked_at_kill
         return None
@@ -84,9 +84,12 @@ def test_after_send_kills_once_every_output_is_acked() -> None:
     assert killed is not None and sorted(killed) == [b"d0", b"h0", b"h1"]
 
 
-def test_unknown_crash_point_is_refused(monkeypatch) -> None:
-    monkeypatch.setenv("VIGIL_CRASH_AT", "sometime")
-    with pytest.raises(ValueError, match="VIGIL_CRASH_AT"):
-        CrashPoint.from_env()
-    monkeypatch.setenv("VIGIL_CRASH_AT", "")
-    assert CrashPoint.from_env().point is None
+def test_unknown_crash_point_is_refused() -> None:
+    with pytest.raises(ValueError, match="sometime"):
+        delivery("sometime", AckingTopic())
+
+
+def test_without_a_crash_point_batches_go_straight_to_deliver() -> None:
+    # The hot path carries no fault injection unless a crash point is configured.
+    assert delivery("", AckingTopic()) is deliver
+    assert delivery("mid_send", AckingTopic()) is not deliver

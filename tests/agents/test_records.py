@@ -8,7 +8,6 @@ from types import SimpleNamespace
 import pytest
 
 from agents.context import WorkerContext
-from agents.metrics import build_metrics
 from agents.records import content_type, process_messages
 from config.settings import load_settings
 from schemas.json import dumps, loads
@@ -16,17 +15,15 @@ from schemas.plates import decode_plate_reads
 from schemas.sensing import SENSING_CONTENT_TYPE, decode_sensing, encode_sensing_batch
 from schemas.watchlist import WatchlistEntry
 from streams.delivery import Outgoing, deliver
-from streams.topics import topic_names
 from tables.matching import find_plate_hits, find_sensing_hits
+from tests.agents.fixtures import make_context
 
 FAR = 4_000_000_000_000
 
 
 def make_ctx(**env: str) -> WorkerContext:
     settings = load_settings(env=env)
-    ctx = WorkerContext(settings=settings, bootstrap="x:1", topics=topic_names(settings),
-                        metrics=build_metrics(), one_record_per_batch=True)
-    ctx.hits_topic, ctx.deadletter_topic = "HITS", "DLQ"
+    ctx = make_context(settings)
     ctx.watchlist.upsert(WatchlistEntry(
         entry_id="W-1", list="l", subject_type="device", kind="mac", key="a45e60d1229f",
         match="exact", priority=1, legal_basis="b", requested_by="r", expires_at=FAR))

@@ -8,13 +8,12 @@ import pytest
 from aiokafka import TopicPartition
 
 from agents.context import WorkerContext
-from agents.metrics import build_metrics
 from agents.watchlist import _log_lost, apply_command, judge_command
 from config.settings import load_settings
 from schemas.audit_events import watchlist_record_event as audit_event
 from schemas.json import dumps
 from schemas.rejection import Rejected
-from streams.topics import topic_names
+from tests.agents.fixtures import make_context
 
 T0 = 1_795_000_000_000
 DAY = 86_400_000
@@ -22,8 +21,7 @@ DAY = 86_400_000
 
 def ctx() -> WorkerContext:
     s = load_settings(env={})
-    return WorkerContext(settings=s, bootstrap="x:1", topics=topic_names(s),
-                         metrics=build_metrics(), one_record_per_batch=True)
+    return make_context(s)
 
 
 def upsert(**over) -> bytes:
@@ -80,8 +78,7 @@ class EndOffsets:
     (True, 3, False), (True, 0, True),
 ])
 def test_watchlist_log_lost_when_it_is_shorter_than_read(batch_counting, end, lost) -> None:
-    c = ctx()
-    c.one_record_per_batch = batch_counting
+    c = make_context(one_record_per_batch=batch_counting)
     apply_command(c, judge_command(upsert(), b"W-1", T0, 90), b"W-1")
     c.watchlist_loaded.set()
     tp = TopicPartition(c.topics.watchlist, 0)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from agents.context import WorkerContext
+from agents.context import WorkerSetup
 from cli.worker import prepare_worker
 from config.settings import load_settings
 from streams.broker import EmbeddedBroker, pid_alive
@@ -35,7 +35,7 @@ def test_check_reports_the_defect_and_switches_the_workaround_on(
         assert defect, "Tansu's end offset counts batches; the check must find that"
 
     # The workaround follows the check (Apache Kafka: no defect, normal batching).
-    ctx: WorkerContext = prepare_worker(settings)
+    ctx: WorkerSetup = prepare_worker(settings)
     assert ctx.one_record_per_batch is defect
     assert ctx.metrics.producer_one_record_per_batch._value.get() == float(defect)
     assert ctx.metrics.broker_hwm_counts_batches._value.get() == float(defect)

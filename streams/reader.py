@@ -1,0 +1,55 @@
+"""The group-less reader: a consumer of every partition of some topics, outside any consumer
+group, with nothing committed. Workers read the watchlist and the recent hits this way (each
+holds them whole), and so do the CLI's and the load tests' readers.
+
+One place builds them, so what every such client needs (no group, no auto-commit, the
+deployment's fetch wait) is set once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from kafka import KafkaConsumer
+from kafka.structs import TopicPartition as SyncTopicPartition
+
+
+async def open_reader(bootstrap: str, topics: Iterable[str], *, client_id: str,
+                      fetch_max_wait_ms: int, **options: Any,
+                      ) -> tuple[AIOKafkaConsumer, list[TopicPartition]]:
+    """Start an aiokafka consumer assigned every partition of `topics`; return it and its
+    partitions (sorted). Its positions are the broker's default (`auto_offset_reset`,
+    earliest unless `options` say otherwise): seek as needed. The caller stops it."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+        client_id=client_id, fetch_max_wait_ms=fetch_max_wait_ms,
+        **{"auto_offset_reset": "earliest", **options})
+    await consumer.start()
+    try:
+        await consumer.topics()  # fetch metadata so the topics' partitions are known
+        tps = [TopicPartition(t, p) for t in topics
+               for p in sorted(consumer.partitions_for_topic(t) or ())]
+        consumer.assign(tps)
+    except BaseException:
+        await consumer.stop()
+        raise
+    return consumer, tps
+
+
+def open_sync_reader(bootstrap: str, topics: Iterable[str], *, client_id: str,
+                     **options: Any) -> tuple[KafkaConsumer, list[SyncTopicPartition]]:
+    """Return a kafka-python consumer assigned every partition of `topics`, and those
+    partitions (sorted), for the command line's blocking readers. The caller closes it."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
+                             enable_auto_commit=False, client_id=client_id,
+                             **{"auto_offset_reset": "earliest", **options})
+    try:
+        tps = [SyncTopicPartition(t, p) for t in topics
+               for p in sorted(consumer.partitions_for_topic(t) or ())]
+        consumer.assign(tps)
+    except BaseException:
+        consumer.close()
+        raise
+    return consumer, tps
