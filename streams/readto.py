@@ -16,6 +16,8 @@ from collections.abc import Callable, Hashable, Iterable, Mapping
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from schemas.clock import now_ms
+
 Lookup = Callable[[Hashable], int | None]
 
 
