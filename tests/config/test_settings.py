@@ -74,8 +74,8 @@ def test_as_env_round_trips() -> None:
 
 def test_cli_reports_unreachable_cluster_in_one_line(capsys: pytest.CaptureFixture[str],
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from cli.main import main
     from streams.broker import free_port
-    from streams.cli import main
 
     monkeypatch.setenv("VIGIL_BOOTSTRAP", f"127.0.0.1:{free_port()}")
     monkeypatch.setenv("VIGIL_BROKER_RUN_DIR", "unused")
@@ -86,7 +86,7 @@ def test_cli_reports_unreachable_cluster_in_one_line(capsys: pytest.CaptureFixtu
 
 def test_cli_refuses_an_unknown_topic_as_a_usage_error(
         capsys: pytest.CaptureFixture[str]) -> None:
-    from streams.cli import main
+    from cli.main import main
 
     with pytest.raises(SystemExit) as exit_:
         main(["tail", "nosuch"])
@@ -96,7 +96,7 @@ def test_cli_refuses_an_unknown_topic_as_a_usage_error(
 
 def test_cli_reports_bad_value_in_one_line(capsys: pytest.CaptureFixture[str],
                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    from streams.cli import main
+    from cli.main import main
 
     monkeypatch.setenv("VIGIL_WORKER_WEB_PORT", "abc")
     assert main(["broker", "status"]) == 2
