@@ -1,4 +1,5 @@
-"""Render config/defaults.toml and docs/settings.md from the declarations in config/settings.py.
+"""Render config/defaults.toml and the settings table of docs/operating.md from the
+declarations in config/settings.py.
 
 Run `python -m config.render` in a checkout after changing a setting; the tests in
 tests/config fail while either committed file differs from what is rendered here.
@@ -19,7 +20,9 @@ COMMAND = "python -m config.render"
 DEFAULTS_FILE = Path(__file__).with_name("defaults.toml")
 # The checkout's root; docs/ exists only there, not in an installed package.
 ROOT = Path(__file__).resolve().parent.parent
-SETTINGS_DOC = ROOT / "docs" / "settings.md"
+OPERATING_DOC = ROOT / "docs" / "operating.md"
+# The table goes between these lines of docs/operating.md; the rest of that file is prose.
+BEGIN, END = "<!-- settings:begin -->", "<!-- settings:end -->"
 COMMENT_WIDTH = 90
 NBSP = "\N{NO-BREAK SPACE}"
 
@@ -45,7 +48,8 @@ def render_defaults_toml() -> str:
         f"# Generated from config/settings.py by `{COMMAND}`: do not edit.",
         *_comment("Vigil defaults. Override any key with --config FILE (same layout) or with "
                   "the environment variable VIGIL_<SECTION>_<KEY>, e.g. "
-                  "VIGIL_WORKER_WEB_PORT=6067. Every setting, in tables: docs/settings.md."),
+                  "VIGIL_WORKER_WEB_PORT=6067. "
+                  "Every setting, in tables: docs/operating.md#settings."),
     ]
     for name, cls in sections().items():
         lines += ["", *_comment(cls.__doc__ or ""), f"[{name}]"]
@@ -59,16 +63,14 @@ def _cell(text: str) -> str:
 
 
 def render_settings_markdown() -> str:
-    """Return the text of docs/settings.md: a table per section of every setting's name,
+    """Return the settings table of docs/operating.md: per section, every setting's name,
     environment variable, default, allowed values and meaning."""
     lines = [
-        "# Vigil settings",
-        "",
         f"Generated from the declarations in `config/settings.py` by `{COMMAND}`; "
         "do not edit by hand.",
     ]
     for name, cls in sections().items():
-        lines += ["", f"## `[{name}]`", "", _cell(cls.__doc__ or ""), "",
+        lines += ["", f"### `[{name}]`", "", _cell(cls.__doc__ or ""), "",
                   "| Setting | Env var | Default | Allowed | Meaning |",
                   "|---|---|---|---|---|"]
         lines += [
@@ -79,14 +81,22 @@ def render_settings_markdown() -> str:
     return "\n".join(lines) + "\n"
 
 
+def with_settings_table(doc: str) -> str:
+    """Return `doc` (docs/operating.md) with the rendered table between its markers."""
+    head, sep, rest = doc.partition(BEGIN + "\n")
+    _, sep2, tail = rest.partition(END)
+    if not sep or not sep2:
+        raise ValueError(f"docs/operating.md needs the lines {BEGIN} and {END}")
+    return f"{head}{BEGIN}\n{render_settings_markdown()}{END}{tail}"
+
+
 def main() -> int:
     """Write both rendered files; only in a checkout, where docs/ belongs."""
     if not (ROOT / "pyproject.toml").is_file():
         print(f"config.render: {ROOT} is not a Vigil checkout; run it from one", file=sys.stderr)
         return 1
-    for path, text in ((DEFAULTS_FILE, render_defaults_toml()),
-                       (SETTINGS_DOC, render_settings_markdown())):
-        path.parent.mkdir(exist_ok=True)
+    operating = with_settings_table(OPERATING_DOC.read_text(encoding="utf-8"))
+    for path, text in ((DEFAULTS_FILE, render_defaults_toml()), (OPERATING_DOC, operating)):
         path.write_text(text, encoding="utf-8")
         print(f"wrote {path.relative_to(ROOT)}")
     return 0

@@ -1,8 +1,8 @@
 """Typed, frozen settings, each declared once: type, default, allowed values and meaning.
 
 `load_settings` starts from the declared defaults, then applies --config FILE, then
-VIGIL_* environment variables. `config/defaults.toml` and `docs/settings.md` are rendered
-from these declarations by `python -m config.render` (see config/render.py).
+VIGIL_* environment variables. `config/defaults.toml` and the table in `docs/operating.md` are
+rendered from these declarations by `python -m config.render` (see config/render.py).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Every setting is declared once, in config/settings.py; the files rendered from the
-declarations (config/defaults.toml, docs/settings.md) must match what is committed."""
+declarations (config/defaults.toml, the table in docs/operating.md) must match what is committed."""
 
 from __future__ import annotations
 
@@ -9,7 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from config.render import DEFAULTS_FILE, render_defaults_toml, render_settings_markdown
+from config.render import (
+    DEFAULTS_FILE,
+    render_defaults_toml,
+    render_settings_markdown,
+    with_settings_table,
+)
 from config.settings import load_settings, sections
 
 # The checkout's root, found from this file: docs/ is not part of the installed package.
@@ -23,8 +28,15 @@ def test_defaults_toml_is_the_rendered_text() -> None:
 
 
 def test_settings_doc_is_the_rendered_text() -> None:
-    committed = (ROOT / "docs" / "settings.md").read_text(encoding="utf-8")
-    assert committed == render_settings_markdown(), REGENERATE
+    committed = (ROOT / "docs" / "operating.md").read_text(encoding="utf-8")
+    assert committed == with_settings_table(committed), REGENERATE
+
+
+def test_a_stale_table_is_noticed() -> None:
+    stale = "# Operating\n<!-- settings:begin -->\nSTALE ROW\n<!-- settings:end -->\nmore\n"
+    fresh = with_settings_table(stale)
+    assert "STALE ROW" not in fresh and fresh.endswith("<!-- settings:end -->\nmore\n")
+    assert render_settings_markdown() in fresh
 
 
 def test_every_setting_is_in_both_the_declarations_and_defaults_toml() -> None:
