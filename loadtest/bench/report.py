@@ -120,9 +120,9 @@ def _hit_figures(expected: set[str], produced: list[HitSeen], live: list[HitSeen
     check = check_hits(expected, [h.hit_id for h in produced])
     latencies = [(h.read_ms - h.observed_ts) / 1000 for h in _first_reads(expected, live)]
     by_id = {h.hit_id: h for h in produced}
-    return {**_latencies(latencies), "expected_hits": check.expected,
-            "received_hits": check.received, "missed_hits": check.missed,
-            "unexpected_hits": check.unexpected, "duplicate_hits": check.duplicate,
+    return {**_latencies(latencies), "expected_hits": check.expected_hits,
+            "received_hits": check.received_hits, "missed_hits": check.missed_hits,
+            "unexpected_hits": check.unexpected_hits, "duplicate_hits": check.duplicates,
             "missed_examples": list(check.missed_examples),
             "unexpected_examples": list(check.unexpected_examples),
             # Where and when: a duplicate is one record matched twice (a crash, a rebalance).

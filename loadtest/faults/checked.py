@@ -11,12 +11,11 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from dataclasses import dataclass
 
 from aiokafka import AIOKafkaProducer
 
 from loadtest.harness.deployment import Deployment
-from loadtest.traffic.groundtruth import suppress
+from loadtest.traffic.groundtruth import HitCheck, check_hits, suppress
 from loadtest.traffic.sender import StreamPlan, StreamSent, send_plan
 from loadtest.traffic.traffic import TrafficGenerator, TrafficSpec
 from schemas.json import dumps
@@ -28,31 +27,6 @@ from streams.clients import needs_one_record_per_batch
 TRAFFIC = {"sensing_binary": (1_500, 100), "plates": (200, 20), "checkins": (100, 10)}
 SPEC = TrafficSpec(watchlist_size=1_000, hit_rate=0.01, devices=20_000)
 LATE_HIT_GRACE_S = 1.0
-
-
-@dataclass
-class HitCheck:
-    """The hits read back against the generator's ground truth."""
-
-    records_sent: int = 0
-    expected_hits: int = 0
-    received_hits: int = 0  # distinct hit_ids
-    missed_hits: int = 0
-    unexpected_hits: int = 0
-    # Hits read beyond one per hit_id: what at-least-once delivery allows and
-    # de-duplication by hit_id removes.
-    duplicates: int = 0
-
-    @property
-    def passed(self) -> bool:
-        """Every expected hit arrived and nothing else did (after de-duplication)."""
-        return self.expected_hits > 0 and not (self.missed_hits or self.unexpected_hits)
-
-    def line(self) -> str:
-        """The figures in one line."""
-        return (f"{self.records_sent:,} records sent; hits expected {self.expected_hits}, "
-                f"received {self.received_hits}, missed {self.missed_hits}, unexpected "
-                f"{self.unexpected_hits}, duplicated {self.duplicates} (same hit_id)")
 
 
 async def _send(d: Deployment, plans: list[StreamPlan], duration_s: float) -> list[StreamSent]:
@@ -98,9 +72,16 @@ class CheckedTraffic:
         """Start sending (load the watchlist first)."""
         self._thread.start()
 
+    @property
+    def records_sent(self) -> int:
+        """The records sent so far (all of them once `check` has returned)."""
+        return sum(s.records for s in self._sent)
+
     def check(self, hits_timeout_s: float = 120) -> HitCheck:
         """Wait until the traffic has been sent, then for the expected hits (at most
-        `hits_timeout_s`), and compare what was read with the ground truth."""
+        `hits_timeout_s`), and compare what was read with the ground truth. Duplicates
+        (the same hit_id read again after a worker was killed) are counted, not failed:
+        see `HitCheck`."""
         self._thread.join()
         if not self._sent:
             raise RuntimeError("the traffic sender failed (see the log above)")
@@ -111,8 +92,4 @@ class CheckedTraffic:
                             timeout_s=hits_timeout_s)
         time.sleep(LATE_HIT_GRACE_S)  # a hit that should not come has had its chance
         hits = d.read_until("hits", lambda vs: len(vs) >= len(hits), timeout_s=hits_timeout_s)
-        read = {h["hit_id"] for h in hits}
-        return HitCheck(records_sent=sum(s.records for s in self._sent),
-                        expected_hits=len(expected), received_hits=len(read),
-                        missed_hits=len(expected - read), unexpected_hits=len(read - expected),
-                        duplicates=len(hits) - len(read))
+        return check_hits(expected, [h["hit_id"] for h in hits], duplicates_allowed=True)

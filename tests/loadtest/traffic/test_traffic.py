@@ -105,8 +105,17 @@ def test_suppression_counts_from_the_last_hit_per_entry_and_location() -> None:
 
 def test_check_hits_counts_missed_unexpected_and_duplicates() -> None:
     check = check_hits(["a", "b", "c"], ["a", "a", "c", "x"])
-    assert (check.expected, check.received, check.missed, check.unexpected, check.duplicate) == (
-        3, 4, 1, 1, 1)
+    assert (check.expected_hits, check.received_hits, check.missed_hits, check.unexpected_hits,
+            check.duplicates, check.distinct_hits) == (3, 4, 1, 1, 1, 3)
     assert check.missed_examples == ("b",) and not check.ok
     assert check.duplicate_examples == ("a",) and check.unexpected_examples == ("x",)
     assert check_hits(["a"], ["a"]).ok
+
+
+def test_a_repeated_hit_fails_the_check_unless_duplicates_are_allowed() -> None:
+    # The bench fails on a repeat; the fault runs (at-least-once after a kill) count it.
+    assert not check_hits(["a", "b"], ["a", "b", "a"]).ok
+    allowed = check_hits(["a", "b"], ["a", "b", "a"], duplicates_allowed=True)
+    assert allowed.ok and allowed.duplicates == 1 and allowed.distinct_hits == 2
+    assert not check_hits(["a", "b"], ["a", "a"], duplicates_allowed=True).ok  # b missed
+    assert not check_hits(["a"], ["a", "x"], duplicates_allowed=True).ok  # x unexpected
