@@ -18,6 +18,7 @@ import faust
 from aiokafka.admin import AIOKafkaAdminClient
 
 from agents.context import WorkerContext
+from tables.inputs import INPUT_STREAMS
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ class _LagExporter:
     def __init__(self, app: faust.App, ctx: WorkerContext) -> None:
         t = ctx.topics
         self.app, self.bootstrap = app, ctx.bootstrap
-        self.topics = {t.sensing, t.plates, t.checkins, t.watchlist}
+        self.topics = {t.resolve(s.name) for s in INPUT_STREAMS} | {t.watchlist}
         self.gauge = ctx.metrics.consumer_lag
         self.admin: AIOKafkaAdminClient | None = None
         self.exported: set[tuple[str, str]] = set()

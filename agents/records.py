@@ -5,27 +5,21 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import faust
 from faust.types import EventT
 
 from agents.context import WorkerContext
-from schemas.checkins import decode_checkins
 from schemas.clock import now_ms
 from schemas.hits import Hit, encode_hit
-from schemas.plates import decode_plate_reads
 from schemas.rejection import Rejected, encode_deadletter
-from schemas.sensing import MAGIC, SENSING_CONTENT_TYPE, decode_sensing
 from streams.delivery import Outgoing
-from tables.matching import find_checkin_hits, find_plate_hits, find_sensing_hits
-from tables.watchlist import Watchlist
+from tables.inputs import INPUT_STREAMS, InputStream
 
 log = logging.getLogger(__name__)
 
-Decoder = Callable[[bytes, "str | None"], tuple[Any, list[Rejected]]]
-HitFinder = Callable[[Any, Watchlist, int], list[Hit]]
 
 
 def content_type(headers: Any) -> str | None:
@@ -39,21 +33,15 @@ def content_type(headers: Any) -> str | None:
     return None
 
 
-def message_format(value: bytes, ctype: str | None) -> str:
-    """Return the metric label of a message's format."""
-    return "binary" if ctype == SENSING_CONTENT_TYPE or value[:8] == MAGIC else "json"
-
-
-def process_messages(
-    events: Sequence[EventT], source: str, decode: Decoder, find_hits: HitFinder,
-    ctx: WorkerContext,
-) -> list[Outgoing]:
+def process_messages(events: Sequence[EventT], stream: InputStream,
+                     ctx: WorkerContext) -> list[Outgoing]:
     """Decode and match one batch of events; return the hits and dead letters to send.
 
     Never raises: a message whose handling fails for any reason becomes a dead letter, so a
     bad input neither stops the worker nor vanishes.
     """
     m = ctx.metrics
+    source = stream.source
     hits_topic, dlq = ctx.hits_topic, ctx.deadletter_topic
     out: list[Outgoing] = []
     limit = ctx.settings.worker.max_message_bytes
@@ -68,10 +56,10 @@ def process_messages(
                 found: list[Hit] = []
             else:
                 ctype = content_type(msg.headers)
-                records, rejected = decode(value, ctype)
-                m.records_in.labels(source, message_format(value, ctype)).inc(len(records))
+                records, rejected = stream.decode(value, ctype)
+                m.records_in.labels(source, stream.message_format(value, ctype)).inc(len(records))
                 decoded += len(records)
-                matched = find_hits(records, ctx.watchlist, clock)
+                matched = stream.find_hits(records, ctx.watchlist, clock)
                 found = [h for h in matched if ctx.suppression.admit(h)]
                 if len(found) < len(matched):
                     m.suppressed.labels(source).inc(len(matched) - len(found))
@@ -92,9 +80,8 @@ def process_messages(
     return out
 
 
-def _register(app: faust.App, ctx: WorkerContext, short: str, source: str, decode: Decoder,
-              find_hits: HitFinder) -> None:
-    topic = app.topic(getattr(ctx.topics, short), key_type=bytes, value_type=bytes,
+def _register(app: faust.App, ctx: WorkerContext, input_stream: InputStream) -> None:
+    topic = app.topic(ctx.topics.resolve(input_stream.name), key_type=bytes, value_type=bytes,
                       key_serializer="raw", value_serializer="raw")
     w = ctx.settings.worker
 
@@ -108,16 +95,16 @@ def _register(app: faust.App, ctx: WorkerContext, short: str, source: str, decod
             await ctx.watchlist_loaded.wait()
             await ctx.suppression_loaded.wait()
             started = time.perf_counter()
-            outgoing = process_messages(events, source, decode, find_hits, ctx)
+            outgoing = process_messages(events, input_stream, ctx)
             await ctx.deliver(outgoing, w.send_retries)
-            ctx.metrics.batch_seconds.labels(source).observe(time.perf_counter() - started)
+            elapsed = time.perf_counter() - started
+            ctx.metrics.batch_seconds.labels(input_stream.source).observe(elapsed)
 
-    app.agent(topic, name=f"vigil.match.{short}", concurrency=w.batches_in_flight)(match_records)
+    app.agent(topic, name=f"vigil.match.{input_stream.name}",
+              concurrency=w.batches_in_flight)(match_records)
 
 
 def register_record_agents(app: faust.App, ctx: WorkerContext) -> None:
-    """Register the agents of `vigil.sensing`, `vigil.plates` and `vigil.checkins`."""
-    _register(app, ctx, "sensing", "sensing", decode_sensing, find_sensing_hits)
-    _register(app, ctx, "plates", "plate", lambda v, _ct: decode_plate_reads(v), find_plate_hits)
-    _register(app, ctx, "checkins", "checkin", lambda v, _ct: decode_checkins(v),
-              find_checkin_hits)
+    """Register one matching agent per input stream (tables/inputs.py)."""
+    for input_stream in INPUT_STREAMS:
+        _register(app, ctx, input_stream)

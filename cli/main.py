@@ -16,14 +16,14 @@ from cli.subscribe import add_parsers as add_subscriber_parsers
 from config.settings import Settings, SettingsError, load_settings
 from schemas.clock import now_ms
 from streams.broker import BrokerError, EmbeddedBroker, resolve_bootstrap
+from tables.inputs import INPUT_STREAMS
 
 # Entry-point group through which packages above the CLI (the load-test harness) add their
 # verbs, so that the product never imports them.
 COMMAND_PLUGINS = "vigil.commands"
 
 # Field that becomes the message key, per input topic (the contract's "key" column).
-KEY_FIELDS = {"sensing": "sensor_id", "plates": "camera_id", "checkins": "property_id",
-              "watchlist": "entry_id"}
+KEY_FIELDS = {**{s.name: s.key_field for s in INPUT_STREAMS}, "watchlist": "entry_id"}
 
 
 def _lines(source: str) -> Iterator[tuple[int, bytes]]:
@@ -127,7 +127,6 @@ def _message_key(short: str, line: bytes) -> bytes | None:
 
 def cmd_produce(settings: Settings, args: argparse.Namespace) -> int:
     from schemas.json import loads
-    from schemas.sensing import SENSING_CONTENT_TYPE, encode_sensing_batch
     from streams.clients import make_producer
     from streams.topics import topic_names
 
@@ -137,15 +136,17 @@ def cmd_produce(settings: Settings, args: argparse.Namespace) -> int:
     count = 0
     try:
         if args.binary:
-            if short != "sensing":
-                print("--binary is for the sensing topic only", file=sys.stderr)
+            binary = next((s.binary for s in INPUT_STREAMS if s.name == short), None)
+            if binary is None:
+                packed = [s.name for s in INPUT_STREAMS if s.binary]
+                print(f"--binary is for {', '.join(packed)} only", file=sys.stderr)
                 return 2
             batch: list[dict] = []
-            headers = [("content-type", SENSING_CONTENT_TYPE.encode())]
+            headers = [("content-type", binary.content_type.encode())]
 
             def flush() -> None:
                 if batch:
-                    producer.send(topic, value=encode_sensing_batch(batch), headers=headers)
+                    producer.send(topic, value=binary.encode(batch), headers=headers)
                     batch.clear()
 
             for _, line in _lines(args.file):
@@ -217,10 +218,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     pr = sub.add_parser("produce", help="send records (one JSON value per line) to a topic")
     pr.add_argument("topic", type=_topic_arg,
-                    help="sensing, plates, checkins, watchlist (or vigil.<name>)")
+                    help=f"{', '.join(KEY_FIELDS)} (or vigil.<name>)")
     pr.add_argument("file", nargs="?", default="-", help="input file, - (default) = stdin")
     pr.add_argument("--binary", action="store_true",
-                    help="sensing only: pack the records into binary batches")
+                    help="pack the records into binary batches ("
+                         f"{', '.join(s.name for s in INPUT_STREAMS if s.binary)} only)")
     pr.add_argument("--batch-size", type=int, default=1000, help="records per binary batch")
     pr.set_defaults(func=cmd_produce)
 

@@ -8,7 +8,6 @@ from typing import Any
 
 from schemas.json import dumps, loads
 
-SOURCES = ("sensing", "plate", "checkin")
 HIT_FIELDS = (
     "hit_id",
     "entry_id",

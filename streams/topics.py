@@ -9,20 +9,18 @@ from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
 from config.settings import Settings
+from tables.inputs import INPUT_STREAMS
 
 log = logging.getLogger(__name__)
 
 # Short name -> contract name. The short names are what the CLI accepts.
 CONTRACT_TOPICS = {
-    "sensing": "vigil.sensing",
-    "plates": "vigil.plates",
-    "checkins": "vigil.checkins",
+    **{s.name: s.contract_topic for s in INPUT_STREAMS},
     "watchlist": "vigil.watchlist",
     "hits": "vigil.hits",
     "deadletter": "vigil.deadletter",
     "audit": "vigil.audit",
 }
-INPUT_TOPICS = ("sensing", "plates", "checkins", "watchlist")
 BROKER_CHECK_TOPIC = "vigil.brokercheck"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from types import SimpleNamespace
 
 import pytest
@@ -11,11 +12,10 @@ from agents.context import WorkerContext
 from agents.records import content_type, process_messages
 from config.settings import load_settings
 from schemas.json import dumps, loads
-from schemas.plates import decode_plate_reads
-from schemas.sensing import SENSING_CONTENT_TYPE, decode_sensing, encode_sensing_batch
+from schemas.sensing import SENSING_CONTENT_TYPE, encode_sensing_batch
 from schemas.watchlist import WatchlistEntry
 from streams.delivery import Outgoing, deliver
-from tables.matching import find_plate_hits, find_sensing_hits
+from tables.inputs import input_stream
 from tests.agents.fixtures import make_context
 
 FAR = 4_000_000_000_000
@@ -36,7 +36,7 @@ def event(value: object, offset: int = 0, headers: object = None) -> SimpleNames
 
 
 def sensing(events, ctx):
-    return process_messages(events, "sensing", decode_sensing, find_sensing_hits, ctx)
+    return process_messages(events, input_stream("sensing"), ctx)
 
 
 def test_good_bad_and_binary_messages_in_one_batch() -> None:
@@ -62,16 +62,16 @@ def test_oversized_message_is_dead_lettered_unread() -> None:
 def test_a_failing_matcher_dead_letters_instead_of_raising() -> None:
     ctx = make_ctx()
 
+    plates = input_stream("plates")
+
     def broken(records, watchlist, now):
         raise RuntimeError("bug")
 
     read = dumps({"camera_id": "C-1", "ts": 5, "plate": "AB123"})
-    out = process_messages([event(read)], "plate", lambda v, _c: decode_plate_reads(v), broken,
-                           ctx)
+    out = process_messages([event(read)], dataclasses.replace(plates, find_hits=broken), ctx)
     (letter,) = [loads(o.value) for o in out]
     assert letter["reason"] == "internal_error" and "RuntimeError: bug" in letter["detail"]
-    assert process_messages([event(read)], "plate", lambda v, _c: decode_plate_reads(v),
-                            find_plate_hits, ctx) == []
+    assert process_messages([event(read)], plates, ctx) == []
 
 
 @pytest.mark.parametrize("headers", [[("content-type", b"x/y")], {"Content-Type": b"x/y"}])
