@@ -1,37 +1,11 @@
 """Producers for hits and dead letters: several connections, so several requests in flight.
 
-aiokafka keeps one produce request in flight per broker connection, and a request holds
-at most one batch per partition (`Sender`, `MessageAccumulator.drain_by_nodes`). With one
-record per produce batch (BROKER.md, defect 1) Faust's single producer therefore delivers
-one record per partition per round trip: at 200,000 binary sensing records/s the record
-agents spent 32 of 60 s waiting for those acks (dead letters: one partition, each holding
-its 32 KB batch), the stream fell behind and hits came seconds late. Each producer here
-has its own connection, so `count` of them keep `count` requests in flight.
-
-The worker gives hits their own OutputProducers that batch on every broker (agents/app.py):
-one producer then packs each partition's waiting hits into one batch per request, so the
-pool of several is for dead letters. A one-writer-per-partition topic stays on one
-connection per partition whatever the count.
-
-Only outputs whose order does not matter go through here: hits carry their own ids and
-suppression keeps the latest observed time, dead letters stand alone. The audit chain
-stays on Faust's producer, in order.
-
-Hits go through one producer per partition (partition modulo count, the partition chosen
-by key as Kafka's default partitioner does): on the embedded broker, records that several
-connections write to one partition at once can become visible out of offset order, and a
-reader following the partition live then skips one (measured: 1-2 of 50,000 records with
-2 to 8 producers, none with one). Suppression and subscribers follow the hits topic live.
-Dead letters, all in one partition per source topic and 32 KB each for a binary batch,
-need the requests in flight more; they go round-robin and stay complete in the topic.
-
-aiokafka's `send` waits while its partition's last batch is unsent, and every task that
-waits wakes at each drain (`MessageAccumulator.add_message`). A batch's 800 hits queued
-one `send` after another went out one per round trip; queued all at once, the waiters
-woke each other until the event loop did little else (measured at 1 M sensing records/s:
-4-8 s to deliver a batch's 800 hits). So each lane (a producer and a partition, or a
-producer of a round-robin topic) has one task that hands its records to aiokafka in
-order, and `send` returns at once with a future that the lane resolves.
+aiokafka keeps one produce request in flight per connection; with one record per produce
+batch (embedded broker) a single producer delivers one record per partition per round
+trip, far too slow for dead letters at 200,000 records/s. Hits go through one producer per
+partition (concurrent writers to a partition can become visible out of order on the
+embedded broker), dead letters round-robin; each lane has one task feeding aiokafka in
+order. Measurements and the reasoning: docs/architecture.md, "Output producers".
 """
 
 from __future__ import annotations
