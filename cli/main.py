@@ -77,6 +77,15 @@ def cmd_broker(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_settings(settings: Settings, args: argparse.Namespace) -> int:
+    """Print every setting in force (secrets masked) and the variable that sets it."""
+    rows = settings.describe()
+    width = max(len(name) for name, _, _ in rows)
+    for name, value, var in rows:
+        print(f"{name:<{width}}  {value}  ({var})")
+    return 0
+
+
 def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     from cli.worker import run_worker
 
@@ -205,6 +214,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     sub.add_parser("worker", help="run a worker").set_defaults(func=cmd_worker)
+    sub.add_parser("settings", help="print the settings in force (secrets masked)").set_defaults(
+        func=cmd_settings)
 
     b = sub.add_parser("broker", help="the embedded broker (Tansu)")
     b.add_argument("action", choices=["start", "stop", "status", "check"])

@@ -43,6 +43,14 @@ def layer_violations(ranks: list[list[str]]) -> list[str]:
     return found
 
 
+def package_graph(root: Path = ROOT) -> dict[str, set[str]]:
+    """Return, per top-level package under `root`, the other packages it imports."""
+    packages = sorted(p.parent.name for p in root.glob("*/__init__.py"))
+    return {pkg: {name for path in (root / pkg).rglob("*.py")
+                  for name in imported_packages(path) if name in packages and name != pkg}
+            for pkg in packages}
+
+
 def test_every_package_is_declared_once() -> None:
     ranks = declared_layers()
     declared = [pkg for rank in ranks for pkg in rank]
@@ -86,3 +94,11 @@ def test_the_check_sees_upward_and_sideways_imports(tmp_path, monkeypatch, ranks
 def test_layers_line_format() -> None:
     text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
     assert re.search(r"^Layers: \w+( \w+)*( < \w+( \w+)*)+$", text, re.M)
+
+
+if __name__ == "__main__":
+    # `python tests/test_layers.py [ROOT]` prints the package graph (of another checkout too).
+    import sys
+
+    for pkg, deps in package_graph(Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT).items():
+        print(f"{pkg} -> {', '.join(sorted(deps)) or '(none)'}")
