@@ -38,6 +38,7 @@ from loadtest.harness.progress import ProgressLine
 from loadtest.traffic.groundtruth import suppress
 from loadtest.traffic.sender import StreamPlan, StreamSent, send_plan
 from loadtest.traffic.traffic import STREAMS, TrafficGenerator
+from schemas.clock import now_ms
 from schemas.json import dumps, loads
 from streams.brokercheck import aiokafka_producer_kwargs
 from streams.clients import BULK_BATCH_BYTES, needs_one_record_per_batch
@@ -222,7 +223,7 @@ def _caught_up(sent: list[StreamSent], sample: Sample) -> bool:
 def _baseline_records(gen: TrafficGenerator, count: int, batch: int) -> list[dict]:
     """Return `count` JSON sightings from the bench's generator (same devices, same
     watchlist, same hit rate), stamped with the clock."""
-    now = time.time_ns() // 1_000_000
+    now = now_ms()
     records: list[dict] = []
     for msg in gen.messages("sensing_json", -(-count // batch), batch, rate=1.0):
         records += loads(msg.stamped(now))
@@ -239,7 +240,7 @@ def run_bench(settings: Settings, cfg: BenchConfig, run_dir: Path) -> Measuremen
                        worker_batch_max_messages=str(w.batch_max_messages))
         baseline_run: BaselineRun | None = None
         try:
-            gen = TrafficGenerator(cfg.spec, time.time_ns() // 1_000_000)
+            gen = TrafficGenerator(cfg.spec, now_ms())
             plans = []
             for stream in STREAMS:
                 rate, batch = cfg.rates.get(stream, 0), cfg.batches[stream]

@@ -15,19 +15,16 @@ from pathlib import Path
 
 from config.settings import Settings
 from loadtest.harness.deployment import Deployment, broker_for
+from schemas.clock import now_ms
 from schemas.json import dumps
 
 DAY_MS = 86_400_000
 DEVICE = "0a1b2c3d4e5f"
 
 
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
 def _first_hit_s(d: Deployment, started: float) -> float:
     """Send one watched sighting; return seconds from `started` until its hit is read."""
-    ts = _now_ms()
+    ts = now_ms()
     # A sensor of its own each time: a repeat at one sensor would be suppressed.
     sensor = f"S-FIRST-{ts}"
     d.send("sensing", {"sensor_id": sensor, "ts": ts, "id_type": "mac", "device_id": DEVICE},
@@ -40,7 +37,7 @@ def _latencies_ms(d: Deployment, count: int) -> list[float]:
     """Observation-to-hit-read latency of `count` sightings sent 0.2 s apart."""
     sent = {}
     for i in range(count):
-        ts = _now_ms()
+        ts = now_ms()
         sent[ts] = i
         d.send("sensing", {"sensor_id": f"S-{i}", "ts": ts, "id_type": "mac",
                            "device_id": DEVICE}, key=f"S-{i}")
@@ -66,7 +63,7 @@ def measure(settings: Settings, runs: int, sightings: int) -> dict:
                 entry = {"op": "upsert", "entry_id": "W-1", "list": "bench",
                          "subject_type": "device", "id_type": "mac", "key": DEVICE,
                          "priority": 1, "legal_basis": "startup measurement",
-                         "requested_by": "loadtest", "expires_at": _now_ms() + DAY_MS}
+                         "requested_by": "loadtest", "expires_at": now_ms() + DAY_MS}
                 d.send("watchlist", dumps(entry), key="W-1")
                 t0 = time.monotonic()
                 ready = d.start_worker()

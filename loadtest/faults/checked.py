@@ -18,6 +18,7 @@ from loadtest.harness.deployment import Deployment
 from loadtest.traffic.groundtruth import HitCheck, check_hits, suppress
 from loadtest.traffic.sender import StreamPlan, StreamSent, send_plan
 from loadtest.traffic.traffic import TrafficGenerator, TrafficSpec
+from schemas.clock import now_ms
 from schemas.json import dumps
 from streams.brokercheck import aiokafka_producer_kwargs
 from streams.clients import needs_one_record_per_batch
@@ -47,7 +48,7 @@ class CheckedTraffic:
 
     def __init__(self, d: Deployment, duration_s: float) -> None:
         self._d, self._duration_s = d, duration_s
-        self._gen = TrafficGenerator(SPEC, time.time_ns() // 1_000_000)
+        self._gen = TrafficGenerator(SPEC, now_ms())
         self._sent: list[StreamSent] = []
         self._thread = threading.Thread(target=self._run, daemon=True)
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from cli.demo_traffic import SightingSource
 from loadtest.harness.deployment import Deployment
+from schemas.clock import now_ms
 from schemas.sensing import SENSING_CONTENT_TYPE, encode_sensing_batch
 
 BINARY = [("content-type", SENSING_CONTENT_TYPE.encode())]
@@ -43,7 +44,7 @@ def send_paced_sightings(d: Deployment, source: SightingSource, rate: float, dur
     while next_at < started + duration_s:
         time.sleep(max(0.0, next_at - time.time()))
         hits = int(n % watched_every == 0)
-        batch = source.batch(batch_records, time.time_ns() // 1_000_000, watched_hits=hits)
+        batch = source.batch(batch_records, now_ms(), watched_hits=hits)
         d.send("sensing", encode_sensing_batch(batch), headers=BINARY)
         records += len(batch)
         watched += hits

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaProducer
@@ -12,6 +11,7 @@ from loadtest.harness.probes import wall_ms
 from loadtest.traffic.groundtruth import ExpectedHit, planted_hits
 from loadtest.traffic.surge import Surge, due_times
 from loadtest.traffic.traffic import Message
+from schemas.clock import now_ms
 from streams.topics import TopicNames
 
 IN_FLIGHT = 500  # sends awaited together per stream
@@ -46,11 +46,6 @@ class StreamSent:
     def valid_records(self) -> int:
         """Return the records sent that a worker must accept (not malformed)."""
         return sum(v for _, _, v in self.sends)
-
-
-def now_ms() -> int:
-    """Return the wall clock in whole epoch milliseconds (what `ts` carries)."""
-    return time.time_ns() // 1_000_000
 
 
 async def send_plan(producer: AIOKafkaProducer, topics: TopicNames, plan: StreamPlan,

@@ -6,10 +6,9 @@ keyed by that sensor, so they spread over the partitions.
 
 from __future__ import annotations
 
-import time
-
 from loadtest.harness.deployment import Deployment
 from loadtest.harness.periodic import Periodic
+from schemas.clock import now_ms
 from schemas.json import dumps
 
 WATCHED_MAC = "a45e60d1229f"
@@ -21,12 +20,12 @@ def mac_entry(entry_id: str, key: str = WATCHED_MAC) -> dict:
     return {"op": "upsert", "entry_id": entry_id, "list": "wanted-persons",
             "subject_type": "device", "id_type": "mac", "key": key, "priority": 1,
             "legal_basis": "case 1", "requested_by": "unit-1",
-            "expires_at": time.time_ns() // 1_000_000 + DAY_MS}
+            "expires_at": now_ms() + DAY_MS}
 
 
 def mac_sighting(sensor: str, device_id: str = WATCHED_MAC) -> dict:
     """A sighting of `device_id` at `sensor`, observed now."""
-    return {"sensor_id": sensor, "ts": time.time_ns() // 1_000_000, "id_type": "mac",
+    return {"sensor_id": sensor, "ts": now_ms(), "id_type": "mac",
             "device_id": device_id}
 
 
