@@ -19,13 +19,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaProducer
 
 from config.settings import Settings, load_settings
 from schemas.json import dumps, loads
 from streams.broker import EmbeddedBroker, free_port, terminate_pid
 from streams.brokercheck import kafka_python_producer_kwargs
 from streams.clients import needs_one_record_per_batch
+from streams.reader import open_sync_reader
 from streams.topics import ensure_topics, topic_names
 
 READY_TIMEOUT_S = 60
@@ -149,7 +150,7 @@ class Deployment:
         or is still running after `timeout_s`."""
         started = time.monotonic()
         proc = self._spawn(self.settings.worker.web_port, self.log_path,
-                           {"VIGIL_CRASH_AT": point})
+                           {"VIGIL_WORKER_CRASH_AT": point})
         try:
             code = proc.wait(timeout_s)
         except subprocess.TimeoutExpired:
@@ -205,13 +206,9 @@ class Deployment:
     def read_until(self, short: str, done: Callable[[list[Any]], bool],
                    timeout_s: float = 10.0) -> list[Any]:
         """Read a topic from its beginning (JSON values) until `done(values)` or the timeout."""
-        topic = getattr(self.topics, short)
-        consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None,
-                                 enable_auto_commit=False)
+        consumer, tps = open_sync_reader(self.bootstrap, [getattr(self.topics, short)],
+                                         client_id="vigil-loadtest-read")
         try:
-            parts = consumer.partitions_for_topic(topic) or set()
-            tps = [TopicPartition(topic, p) for p in parts]
-            consumer.assign(tps)
             consumer.seek_to_beginning(*tps)
             values: list[Any] = []
             deadline = time.monotonic() + timeout_s

@@ -16,6 +16,7 @@ from kafka.admin import KafkaAdminClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from schemas.json import loads
+from streams.reader import open_reader
 from streams.readto import FetchedEnds, current_ends
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -23,7 +24,8 @@ _PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 def wall_ms() -> float:
-    """Return the wall clock in epoch milliseconds (the clock `observed_ts` is stamped with)."""
+    """Return the wall clock in epoch milliseconds (the clock `observed_ts` is stamped with),
+    as a float: the read and ack times it stamps keep their sub-millisecond part."""
     return time.time_ns() / 1_000_000
 
 
@@ -56,19 +58,14 @@ class HitReader:
     _task: asyncio.Task | None = None
     _start: dict[TopicPartition, int] = field(default_factory=dict)
 
-    def _new_consumer(self) -> AIOKafkaConsumer:
-        return AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False,
-            fetch_max_wait_ms=self.fetch_max_wait_ms, client_id="vigil-loadtest-hits")
+    async def _open(self) -> tuple[AIOKafkaConsumer, list[TopicPartition]]:
+        """Return a started consumer of every partition of the topic, and the partitions."""
+        return await open_reader(self.bootstrap, [self.topic], client_id="vigil-loadtest-hits",
+                                 fetch_max_wait_ms=self.fetch_max_wait_ms)
 
     async def start(self) -> None:
         """Fix the start position (so no later hit is skipped) and begin reading."""
-        self._consumer = self._new_consumer()
-        await self._consumer.start()
-        await self._consumer.topics()
-        tps = [TopicPartition(self.topic, p)
-               for p in sorted(self._consumer.partitions_for_topic(self.topic) or ())]
-        self._consumer.assign(tps)
+        self._consumer, tps = await self._open()
         self._start = await current_ends(self._consumer, tps, timeout_s=30)
         for tp, offset in self._start.items():
             self._consumer.seek(tp, offset)
@@ -92,11 +89,9 @@ class HitReader:
     async def read_all(self, timeout_s: float = 60) -> list[HitSeen]:
         """Read every hit from the start position to the topic's end as it is now (their
         read times are those of this read)."""
-        consumer = self._new_consumer()
-        await consumer.start()
+        consumer, _ = await self._open()
         hits: list[HitSeen] = []
         try:
-            consumer.assign(list(self._start))
             for tp, offset in self._start.items():
                 consumer.seek(tp, offset)
             ends = FetchedEnds.from_now(self._start)

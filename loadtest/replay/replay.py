@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 from kafka.errors import KafkaError
 
 from config.settings import Settings
@@ -29,6 +29,7 @@ from loadtest.replay.recording import (
 )
 from streams.brokercheck import aiokafka_producer_kwargs
 from streams.clients import needs_one_record_per_batch
+from streams.reader import open_reader
 from streams.topics import TopicNames, app_id, ensure_topics, topic_names
 
 MAX_MESSAGE_BYTES = 16 << 20
@@ -56,17 +57,11 @@ async def record(bootstrap: str, topics: TopicNames, path: Path, *, shorts: tupl
                  progress: ProgressLine | None = None) -> Totals:
     """Write the messages arriving on the `shorts` topics to `path` until `duration_s` has
     passed or nothing arrived for `idle_s` (0 disables either)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
-                                enable_auto_commit=False, fetch_max_wait_ms=fetch_max_wait_ms,
-                                max_partition_fetch_bytes=MAX_MESSAGE_BYTES,
-                                client_id="vigil-loadtest-record")
-    await consumer.start()
     by_name = {topics.resolve(s): s for s in shorts}
+    consumer, tps = await open_reader(bootstrap, list(by_name), client_id="vigil-loadtest-record",
+                                      fetch_max_wait_ms=fetch_max_wait_ms,
+                                      max_partition_fetch_bytes=MAX_MESSAGE_BYTES)
     try:
-        await consumer.topics()
-        tps = [TopicPartition(t, p) for t in by_name
-               for p in sorted(consumer.partitions_for_topic(t) or ())]
-        consumer.assign(tps)
         if from_beginning:
             await consumer.seek_to_beginning(*tps)
         else:
