@@ -43,6 +43,7 @@ from schemas.json import dumps, loads
 from streams.brokercheck import aiokafka_producer_kwargs
 from streams.clients import BULK_BATCH_BYTES, needs_one_record_per_batch
 from streams.topics import app_id
+from tables.inputs import INPUT_STREAMS
 
 SAMPLE_EVERY_S = 0.5
 LATE_HIT_GRACE_S = 1.0
@@ -129,7 +130,7 @@ async def _timed_phase(d: Deployment, plans: list[StreamPlan], cfg: BenchConfig,
     progress = ProgressLine()
     assert d.worker is not None
     group_lag = GroupLag(d.bootstrap, app_id(d.settings),
-                         [d.topics.resolve(t) for t in ("sensing", "plates", "checkins")])
+                         [d.topics.resolve(s.name) for s in INPUT_STREAMS])
     workers = _Workers([(d.worker.pid, d.base_url)], group_lag)
     started = wall_ms() + SAMPLE_EVERY_S * 1000
 

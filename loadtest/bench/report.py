@@ -14,12 +14,11 @@ from loadtest.bench.surgereport import surge_figures, surge_markdown
 from loadtest.harness.probes import HitSeen
 from loadtest.traffic.groundtruth import check_hits, suppress
 from loadtest.traffic.sender import StreamSent
-from loadtest.traffic.traffic import JSON_SENSOR_BASE, STREAMS
+from loadtest.traffic.traffic import JSON_SENSOR_BASE, STREAM_FORMAT, STREAMS
 
 # The worker counter (agents/metrics.py `vigil_records_in`) that counts each stream.
-COUNTER_OF_STREAM = {"sensing_binary": "records_in/sensing/binary",
-                     "sensing_json": "records_in/sensing/json",
-                     "plates": "records_in/plate/json", "checkins": "records_in/checkin/json"}
+COUNTER_OF_STREAM = {stream: f"records_in/{s.source}/{fmt}"
+                     for stream, (s, fmt) in STREAM_FORMAT.items()}
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,18 +19,17 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-from schemas.checkins import decode_checkins
+from loadtest.traffic.traffic import STREAM_FORMAT
 from schemas.json import dumps
-from schemas.plates import decode_plate_reads
 from schemas.rejection import REASONS, Rejected
 from schemas.sensing import (
     HEADER_BYTES,
     RECORD_BYTES,
     RECORD_DTYPE,
-    decode_sensing,
     encode_sensing_batch,
 )
 from schemas.watchlist import decode_watchlist_command
+from tables.inputs import InputStream
 
 REFERENCE_MS = 1_795_000_000_000
 MAX_TTL_DAYS = 90
@@ -143,14 +142,19 @@ def _watchlist(value: bytes) -> list[Rejected]:
     return [result] if isinstance(result, Rejected) else []
 
 
+def _stream_kind(stream: InputStream, fmt: str
+                 ) -> tuple[Callable[[random.Random], bytes], Callable[[bytes], list[Rejected]]]:
+    """Return the hostile-input generator and the decoder of one input stream's format."""
+    if fmt == "binary":
+        assert stream.binary is not None
+        content_type = stream.binary.content_type
+        return binary_input, lambda v: stream.decode(v, content_type)[1]
+    return (lambda rng: json_input(rng, stream.name)), lambda v: stream.decode(v, None)[1]
+
+
 # kind -> (input generator, decoder returning its rejections)
 KINDS: dict[str, tuple[Callable[[random.Random], bytes], Callable[[bytes], list[Rejected]]]] = {
-    "sensing_json": (lambda rng: json_input(rng, "sensing"),
-                     lambda v: decode_sensing(v, None)[1]),
-    "sensing_binary": (binary_input,
-                       lambda v: decode_sensing(v, "application/x-vigil-sensing-v1")[1]),
-    "plates": (lambda rng: json_input(rng, "plates"), lambda v: decode_plate_reads(v)[1]),
-    "checkins": (lambda rng: json_input(rng, "checkins"), lambda v: decode_checkins(v)[1]),
+    **{stream: _stream_kind(s, fmt) for stream, (s, fmt) in STREAM_FORMAT.items()},
     "watchlist": (lambda rng: json_input(rng, "watchlist"), _watchlist),
 }
 

@@ -20,9 +20,13 @@ from typing import BinaryIO
 
 from schemas.json import JSONDecodeError, loads
 from schemas.sensing import HEADER_BYTES, MAGIC
+from tables.inputs import INPUT_STREAMS
 
 FILE_MAGIC = b"VGLREC01"
-RECORDED_TOPICS = ("sensing", "plates", "checkins", "watchlist")
+# A recording stores each message's topic as its index here, so recordings made before a
+# stream was added read back only while the watchlist keeps its index (add new streams'
+# codes after it, or record again).
+RECORDED_TOPICS = (*(s.name for s in INPUT_STREAMS), "watchlist")
 _FRAME = struct.Struct("<BiqIiiH")
 _NAME_LEN = struct.Struct("<H")
 _VALUE_LEN = struct.Struct("<I")

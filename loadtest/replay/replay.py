@@ -31,10 +31,11 @@ from streams.brokercheck import aiokafka_producer_kwargs
 from streams.clients import needs_one_record_per_batch
 from streams.reader import open_reader
 from streams.topics import TopicNames, app_id, ensure_topics, topic_names
+from tables.inputs import INPUT_STREAMS
 
 MAX_MESSAGE_BYTES = 16 << 20
 IN_FLIGHT = 2_000  # sends awaited together: bounds memory, keeps the producer busy
-MATCHED_TOPICS = ("sensing", "plates", "checkins")
+MATCHED_TOPICS = tuple(s.name for s in INPUT_STREAMS)
 
 
 @dataclass(frozen=True)

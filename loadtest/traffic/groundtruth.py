@@ -13,14 +13,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from loadtest.traffic.traffic import STREAM_SOURCE, Message
-from schemas.checkins import decode_checkins
 from schemas.hits import Hit, make_hit_id
 from schemas.json import dumps
-from schemas.plates import decode_plate_reads
 from schemas.rejection import Rejected
-from schemas.sensing import decode_sensing
 from schemas.watchlist import WatchlistEntry, decode_watchlist_command
-from tables.matching import find_checkin_hits, find_plate_hits, find_sensing_hits
+from tables.inputs import input_stream
 from tables.watchlist import Watchlist
 
 EXAMPLES = 5
@@ -76,16 +73,10 @@ def reference_hits(watchlist: Watchlist, message: Message, value: bytes, ts_ms: 
                    ) -> tuple[list[ExpectedHit], list[Rejected]]:
     """Decode a sent message with the contract's decoders and match it the plain way
     (`tables.matching`, expiry judged at observed time); return its hits and rejections."""
-    if message.topic == "sensing":
-        ctype = dict(message.headers).get("content-type")
-        records, rejected = decode_sensing(value, ctype.decode() if ctype else None)
-        found: list[Hit] = find_sensing_hits(records, watchlist, ts_ms)
-    elif message.topic == "plates":
-        reads, rejected = decode_plate_reads(value)
-        found = find_plate_hits(reads, watchlist, ts_ms)
-    else:
-        checkins, rejected = decode_checkins(value)
-        found = find_checkin_hits(checkins, watchlist, ts_ms)
+    stream = input_stream(message.topic)
+    ctype = dict(message.headers).get("content-type")
+    records, rejected = stream.decode(value, ctype.decode() if ctype else None)
+    found: list[Hit] = stream.find_hits(records, watchlist, ts_ms)
     hits = [ExpectedHit(h.hit_id, h.entry_id, h.location_id, h.observed_ts, h.match,
                         message.stream) for h in found]
     return hits, rejected

@@ -24,13 +24,15 @@ from loadtest.traffic.planting import PairPlanner, Planted
 from schemas.json import dumps
 from schemas.normalize import ID_TYPE_CODES, ID_TYPE_NAMES, canonical_plate
 from schemas.sensing import HEADER_BYTES, MAGIC, RECORD_DTYPE, SENSING_CONTENT_TYPE
+from tables.inputs import INPUT_STREAMS
 
-STREAMS = ("sensing_binary", "sensing_json", "plates", "checkins")
-STREAM_TOPIC = {"sensing_binary": "sensing", "sensing_json": "sensing", "plates": "plates",
-                "checkins": "checkins"}
-# A hit's `source` (CONTRACT.md) is named after the topic its record came from.
-SOURCE_OF_TOPIC = {"sensing": "sensing", "plates": "plate", "checkins": "checkin"}
-STREAM_SOURCE = {stream: SOURCE_OF_TOPIC[topic] for stream, topic in STREAM_TOPIC.items()}
+# A load stream is an input stream in one of its formats: `sensing_binary`, `sensing_json`,
+# and for a JSON-only stream its bare name (`plates`).
+STREAM_FORMAT = {(f"{s.name}_{fmt}" if len(s.formats) > 1 else s.name): (s, fmt)
+                 for s in INPUT_STREAMS for fmt in s.formats}
+STREAMS = tuple(STREAM_FORMAT)
+STREAM_TOPIC = {stream: s.name for stream, (s, _) in STREAM_FORMAT.items()}
+STREAM_SOURCE = {stream: s.source for stream, (s, _) in STREAM_FORMAT.items()}
 TS_PLACEHOLDER = 9_999_999_999_999  # 13 digits, like every epoch-ms time until 2286
 _TS_BYTES = str(TS_PLACEHOLDER).encode()
 JSON_SENSOR_BASE = 500_000  # JSON sensors are numbered apart from binary ones

@@ -6,7 +6,7 @@ import hypothesis.strategies as st
 import numpy as np
 from hypothesis import given, settings
 
-from loadtest.index_bench import random_macs
+from loadtest.bench.index_bench import random_macs
 from tables.index import WatchlistIndex, key_words
 from tables.keyhash import hash_keys
 from tables.reference import ReferenceIndex, siphash24, slot_hash, split_secret
