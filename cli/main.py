@@ -12,7 +12,7 @@ from typing import BinaryIO
 
 from kafka.errors import KafkaError
 
-from cli.subscribe import add_parsers as add_subscriber_parsers
+from cli import audit, subscribe
 from config.settings import Settings, SettingsError, load_settings
 from schemas.clock import now_ms
 from streams.broker import BrokerError, EmbeddedBroker, resolve_bootstrap
@@ -248,7 +248,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--rate", type=float, default=2000, help="sightings per second")
     d.add_argument("--duration", type=float, default=0, help="seconds to run (0 = until Ctrl-C)")
     d.set_defaults(func=cmd_demo)
-    add_subscriber_parsers(sub)
+    subscribe.add_parsers(sub)
+    audit.add_parsers(sub)
     for plugin in entry_points(group=COMMAND_PLUGINS):
         try:
             plugin.load()(sub)
