@@ -2,9 +2,14 @@
 
 Lag is counted as Kafka's own tools count it: the partition's end offset minus the group's
 committed offset, i.e. what a restart would have to read again. Only partitions assigned
-to this worker are exported, so a sum over workers counts each partition once. End offsets
-are right on the embedded broker only with one record per produce batch (BROKER.md,
-defect 1), which the start-up check switches on there.
+to this worker are exported, so a sum over workers counts each partition once.
+
+The end is the larger of two figures, each never past the true end: the high watermark of
+the consumer's latest fetch response for the partition, and ListOffsets. On the embedded
+broker ListOffsets counts produce batches, not records (docs/embedded-broker.md), so a
+partition fed by one 100,000-record batch looked drained while it was read; the fetch
+response counts records. ListOffsets still counts where fetching is paused (the fetch
+figure then ages), and is exact on Apache Kafka.
 """
 
 from __future__ import annotations
@@ -23,6 +28,13 @@ from tables.inputs import INPUT_STREAMS
 log = logging.getLogger(__name__)
 
 TopicPartition = tuple[str, int]
+
+
+def end_offsets(listed: Mapping[TopicPartition, int],
+                fetched: Mapping[TopicPartition, int | None]) -> dict[TopicPartition, int]:
+    """Return each partition's end: the larger of ListOffsets (`listed`) and the high
+    watermark of the latest fetch response (`fetched`, None before the first)."""
+    return {tp: max(end, fetched.get(tp) or 0) for tp, end in listed.items()}
 
 
 def consumer_lag(end: Mapping[TopicPartition, int], committed: Mapping[TopicPartition, int],
@@ -45,11 +57,13 @@ async def _measure(app: faust.App, admin: AIOKafkaAdminClient, topics: set[str]
     tps = sorted(tp for tp in app.consumer.assignment() if tp.topic in topics)
     if not tps:
         return {}
-    end = await app.consumer.highwaters(*tps)
+    listed = await app.consumer.highwaters(*tps)  # ListOffsets, despite the name
+    end = end_offsets({tuple(tp): o for tp, o in listed.items()},
+                      {tuple(tp): app.consumer.highwater(tp) for tp in tps})
     earliest = await app.consumer.earliest_offsets(*tps)
     offsets = await admin.list_consumer_group_offsets(app.conf.id, partitions=tps)
     committed = {tuple(tp): meta.offset for tp, meta in offsets.items()}
-    return consumer_lag({tuple(tp): o for tp, o in end.items()}, committed,
+    return consumer_lag(end, committed,
                         {tuple(tp): o for tp, o in earliest.items()})
 
 

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 from faust.types import TP
 from prometheus_client import generate_latest
 
-from agents.consumer_lag import _LagExporter, consumer_lag
+from agents.consumer_lag import _LagExporter, consumer_lag, end_offsets
 from config.settings import load_settings
 from tests.agents.fixtures import make_context
 
@@ -30,17 +30,27 @@ def test_lag_is_never_negative() -> None:
     assert consumer_lag({A: 10}, {A: 12}, {A: 0}) == {A: 0}
 
 
+def test_the_end_is_the_larger_of_list_offsets_and_the_fetched_high_watermark() -> None:
+    # One 100,000-record batch: ListOffsets on the embedded broker says 1, the fetch 100,000.
+    assert end_offsets({A: 1, B: 40, C: 5}, {A: 100_000, B: 30, C: None}) == {
+        A: 100_000, B: 40, C: 5}
+
+
 class FakeConsumer:
     """What the exporter reads from Faust's consumer: the assignment and offsets."""
 
-    def __init__(self, assigned: set[tuple[str, int]], end: dict) -> None:
-        self.assigned, self.end = assigned, end
+    def __init__(self, assigned: set[tuple[str, int]], end: dict,
+                 fetched: dict | None = None) -> None:
+        self.assigned, self.end, self.fetched = assigned, end, fetched or {}
 
     def assignment(self) -> set[TP]:
         return {TP(*tp) for tp in self.assigned}
 
     async def highwaters(self, *tps: TP) -> dict:
         return {tp: self.end[tuple(tp)] for tp in tps}
+
+    def highwater(self, tp: TP) -> int | None:
+        return self.fetched.get(tuple(tp))
 
     async def earliest_offsets(self, *tps: TP) -> dict:
         return dict.fromkeys(tps, 0)
@@ -75,3 +85,14 @@ def test_exporter_keeps_series_to_the_partitions_this_worker_owns() -> None:
     consumer.assigned = {A}  # a rebalance moved partition 1 to another worker
     asyncio.run(exporter.refresh())
     assert (lag(0), lag(1)) == (20, None)
+
+
+def test_exporter_counts_a_large_batch_the_fetch_reported() -> None:
+    settings = load_settings(env={})
+    ctx = make_context(settings)
+    consumer = FakeConsumer({A}, {A: 1}, fetched={A: 100_000})
+    exporter = _LagExporter(SimpleNamespace(consumer=consumer, conf=SimpleNamespace(id="vigil")),
+                            ctx)
+    exporter.admin = FakeAdmin({A: 0})
+    asyncio.run(exporter.refresh())
+    assert ctx.metrics.consumer_lag.labels(*A[:1], "0")._value.get() == 100_000
