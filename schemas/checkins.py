@@ -11,7 +11,7 @@ from schemas.records import (
     decode_records,
     required,
     required_choice,
-    required_str,
+    required_id,
     required_ts,
 )
 from schemas.rejection import Rejected
@@ -37,7 +37,7 @@ def decode_checkins(value: bytes) -> tuple[list[CheckIn], list[Rejected]]:
 
 
 def _parse_checkin(obj: dict[str, Any]) -> CheckIn:
-    property_id = required_str(obj, "property_id", "bad_property_id")
+    property_id = required_id(obj, "property_id", "bad_property_id")
     ts = required_ts(obj)
     doc_type = required_choice(obj, "doc_type", "bad_doc_type", DOC_TYPES)
     raw = required(obj, "doc_number")

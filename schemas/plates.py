@@ -11,6 +11,7 @@ from schemas.records import (
     invalid,
     optional_number,
     optional_str,
+    required_id,
     required_str,
     required_ts,
 )
@@ -39,7 +40,7 @@ def decode_plate_reads(value: bytes) -> tuple[list[PlateRead], list[Rejected]]:
 
 
 def _parse_read(obj: dict[str, Any]) -> PlateRead:
-    camera_id = required_str(obj, "camera_id", "bad_camera_id")
+    camera_id = required_id(obj, "camera_id", "bad_camera_id")
     ts = required_ts(obj)
     plate = required_str(obj, "plate", "bad_plate", MAX_RAW_PLATE_CHARS)
     plate_norm = normalize_plate(plate)

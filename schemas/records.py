@@ -9,14 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping
 from typing import Any, TypeVar
 
+from schemas.identifiers import MAX_ID_CHARS, identifier_problem
 from schemas.json import JSONDecodeError, loads
 from schemas.rejection import Rejected, short_repr
 from schemas.timestamps import parse_ts
 
 T = TypeVar("T")
 """What a record parser builds from one JSON object."""
-
-MAX_ID_CHARS = 64
 
 _JSON_TYPE_NAMES = {
     dict: "an object",
@@ -130,6 +129,21 @@ def required_str(
         or (not blank_ok and not value.strip())
     ):
         raise invalid(name, reason, value, f"a non-empty string of at most {max_chars} chars")
+    return value
+
+
+def required_id(
+    obj: Mapping[str, Any],
+    name: str,
+    reason: str,
+    problem_of: Callable[[object], str | None] = identifier_problem,
+) -> str:
+    """Return field name, which must pass the identifier rule `problem_of` (by default a
+    location id's, `schemas.identifiers`); absent or null raises missing_field."""
+    value = required(obj, name)
+    problem = problem_of(value)
+    if problem is not None:
+        raise Invalid(reason, f"{name}: {problem}, got {short_repr(value)}")
     return value
 
 

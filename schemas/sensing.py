@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from schemas.identifiers import KnownValid
 from schemas.normalize import (
     ID_TYPE_CODES,
     ID_TYPE_NAMES,
@@ -26,14 +27,13 @@ from schemas.normalize import (
     normalize_device_id,
 )
 from schemas.records import (
-    MAX_ID_CHARS,
     invalid,
     optional_int,
     parse_json,
     records_of,
     required,
     required_choice,
-    required_str,
+    required_id,
     required_ts,
 )
 from schemas.rejection import Rejected, short_repr
@@ -101,6 +101,8 @@ _SKIP_BITS[list(MAC_SEPARATORS.encode())] = 1 << ID_TYPE_CODES["mac"]
 # Longer raw JSON identifiers (valid only as MACs with many separators) take the per-record
 # path, so a hostile message cannot make the column-wise one allocate n × its longest string.
 _MAX_RAW_ID_CHARS = 64
+# Sensor ids of JSON sightings already found valid (the identifier rule, schemas/identifiers).
+_SENSOR_IDS = KnownValid()
 
 
 @dataclass(frozen=True, eq=False)
@@ -234,7 +236,7 @@ def _binary_rejection(record: np.void, code: int, index: int) -> Rejected:
 
 
 def _parse_json_record(obj: dict[str, Any]) -> tuple[int, int, str, int, str]:
-    sensor_name = required_str(obj, "sensor_id", "bad_sensor_id")
+    sensor_name = required_id(obj, "sensor_id", "bad_sensor_id")
     ts = required_ts(obj)
     id_type = required_choice(obj, "id_type", "bad_id_type", ID_TYPES)
     raw = required(obj, "device_id")
@@ -249,9 +251,10 @@ def _parse_json_record(obj: dict[str, Any]) -> tuple[int, int, str, int, str]:
 def _batch_if_all_valid(items: list[Any]) -> SensingBatch | None:
     """Decode a JSON array of sightings column by column when every record is valid, the
     common case; identifiers are checked and normalised in one compiled pass
-    (`schemas.sensing_kernel.normalize_ids`). None when any record is not valid; the
-    per-record path then finds and explains the bad ones, so the two must accept exactly
-    the same records (a property test holds them to it)."""
+    (`schemas.sensing_kernel.normalize_ids`), sensor ids against a memo of those already
+    found valid (they are few, and seen batch after batch). None when any record is not
+    valid; the per-record path then finds and explains the bad ones, so the two must accept
+    exactly the same records (a property test holds them to it)."""
     try:
         names = [o["sensor_id"] for o in items]
         ts = [o["ts"] for o in items]
@@ -261,7 +264,7 @@ def _batch_if_all_valid(items: list[Any]) -> SensingBatch | None:
     except (KeyError, TypeError, AttributeError):  # not a dict, a field missing, unhashable
         return None
     if (not items or None in codes
-            or not all(type(n) is str and 0 < len(n) <= MAX_ID_CHARS for n in names)
+            or not _SENSOR_IDS.all_valid(names)
             or not all(type(t) is int and 0 <= t <= MAX_TS_MS for t in ts)
             or not all(r is None or (type(r) is int and -128 <= r <= 127) for r in rssi)
             or not all(type(r) is str for r in raws)):

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
+from schemas.identifiers import NAME_RULE, entry_id_problem, is_valid_name
 from schemas.json import dumps
 from schemas.normalize import (
     DOC_TYPES,
@@ -22,6 +22,7 @@ from schemas.records import (
     parse_json,
     required,
     required_choice,
+    required_id,
     required_int,
     required_str,
     required_ts,
@@ -34,11 +35,8 @@ MATCH_RULES = ("exact", "ocr-tolerant")
 # Which field carries an entry's `kind`, per subject type (plates have none).
 KIND_FIELDS = {"device": "id_type", "document": "doc_type"}
 MS_PER_DAY = 86_400_000
-MAX_ENTRY_ID_CHARS = 128
 MAX_REQUESTER_CHARS = 128
 MAX_TEXT_CHARS = 500
-# List names become metric labels and subscriber permissions: one spelling each.
-_LIST_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +89,7 @@ def decode_watchlist_command(
         return Rejected("not_a_record", f"expected an object, got {json_type(doc)}")
     try:
         op = required_choice(doc, "op", "bad_op", OPS)
-        entry_id = required_str(doc, "entry_id", "bad_entry_id", MAX_ENTRY_ID_CHARS)
+        entry_id = required_id(doc, "entry_id", "bad_entry_id", entry_id_problem)
         if key is not None and key.decode("utf-8", "replace") != entry_id:
             raise invalid("key", "key_mismatch", key, f"the entry_id {entry_id!r}")
         if op == "delete":
@@ -127,8 +125,9 @@ def _parse_upsert(
     doc: dict[str, Any], entry_id: str, reference_ms: int, max_ttl_days: int
 ) -> WatchlistEntry:
     list_name = required(doc, "list")
-    if not isinstance(list_name, str) or not _LIST_NAME.fullmatch(list_name):
-        raise invalid("list", "bad_list", list_name, "a name of [a-z0-9._-], 1-64 chars")
+    # List names become metric labels and subscriber permissions: one spelling each.
+    if not is_valid_name(list_name):
+        raise invalid("list", "bad_list", list_name, f"a name of {NAME_RULE}")
     subject_type = required_choice(doc, "subject_type", "bad_subject_type", SUBJECT_TYPES)
     kind = ""
     if subject_type == "device":

@@ -346,6 +346,8 @@ def test_missing_rssi_is_the_sentinel(rssi: object) -> None:
         (dumps(sighting(sensor_id="")), "bad_sensor_id"),
         (dumps(sighting(sensor_id="S" * 65)), "bad_sensor_id"),
         (dumps(sighting(sensor_id=123)), "bad_sensor_id"),
+        (dumps(sighting(sensor_id="S-1\x07")), "bad_sensor_id"),
+        (dumps(sighting(sensor_id="S-1/2")), "bad_sensor_id"),
         (dumps(sighting(ts=1795000000123.5)), "bad_ts"),
         (dumps(sighting(ts=-1)), "bad_ts"),
         (dumps(sighting(ts=True)), "bad_ts"),
@@ -418,7 +420,8 @@ _DEVICES = {
     "etag": st.text(alphabet=string.ascii_letters + string.digits, min_size=1, max_size=32),
 }
 _INVALID = {  # DROP: the field is absent (rssi may be)
-    "sensor_id": ["", "x" * 65, 7, None, DROP],
+    "sensor_id": ["", "x" * 65, 7, None, DROP, "S-1\x00", "S\n1", "../../etc/passwd",
+                  "\x1b]0;title\x07", " S-1", "S-1 ", "S-\u202e1", "S-\u200b1", ["S-1"]],
     "ts": [-1, 2**53 + 1, True, 1.5, None, DROP, "2026-11-23T10:00:00Z", "2026-11-23T10:00"],
     "id_type": ["MAC", 3, None, DROP, "ETAG"],
     "device_id": ["", "zz:bb:cc:dd:ee:ff", "12345678901234", 5, None, DROP, "ab\u00e9cd",
@@ -429,11 +432,19 @@ _INVALID = {  # DROP: the field is absent (rssi may be)
 }
 
 
+# Sensor ids by the identifier rule (schemas/identifiers.py), some of them repeated.
+sensor_ids = st.one_of(
+    st.text(alphabet=st.characters(
+        blacklist_categories=("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"), blacklist_characters="/"),
+        min_size=1, max_size=64).filter(lambda s: s == s.strip()),
+    st.sampled_from(["S-000001", "S-000002", "传感器 7", "x" * 64]))
+
+
 def json_sightings(flawed: bool) -> st.SearchStrategy[Any]:
     """A valid sighting as a JSON value, or (flawed) one with exactly one field bad or
     absent, or a value that is not an object."""
     def build(id_type: str, bad_field: str) -> st.SearchStrategy[Any]:
-        fields = {"sensor_id": st.text(min_size=1, max_size=64), "ts": st.integers(0, 2**53),
+        fields = {"sensor_id": sensor_ids, "ts": st.integers(0, 2**53),
                   "id_type": st.just(id_type), "device_id": _DEVICES[id_type],
                   "rssi": st.one_of(st.integers(-128, 127), st.just(DROP))}
         if flawed:

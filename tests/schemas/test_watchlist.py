@@ -128,7 +128,9 @@ LATEST = REFERENCE_MS + TTL_DAYS * DAY_MS
         (upsert(op="UPSERT"), b"W-2026-000017", "bad_op"),
         (upsert(entry_id=DROP), None, "missing_field"),
         (upsert(entry_id=""), b"", "bad_entry_id"),
-        (upsert(entry_id="W" * 129), None, "bad_entry_id"),
+        (upsert(entry_id="W" * 65), None, "bad_entry_id"),
+        (upsert(entry_id="W/1"), b"W/1", "bad_entry_id"),
+        (delete(entry_id="W-1\n"), b"W-1\n", "bad_entry_id"),
         (upsert(entry_id=17), b"17", "bad_entry_id"),
         (upsert(), b"W-2026-000018", "key_mismatch"),
         (upsert(), b"\xff", "key_mismatch"),
@@ -211,6 +213,11 @@ def test_commands_are_judged_against_the_reference_not_the_clock() -> None:
 
 list_names = st.from_regex(r"[a-z0-9][a-z0-9._-]{0,63}", fullmatch=True)
 non_blank = st.text(min_size=1).filter(lambda s: bool(s.strip()))
+# Entry ids by the identifier rule (schemas/identifiers.py; tests/schemas/test_identifiers.py).
+entry_ids = st.text(
+    alphabet=st.characters(blacklist_categories=("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"),
+                           blacklist_characters="/%"),
+    min_size=1, max_size=64).filter(lambda s: s == s.strip())
 plate_keys = st.text(alphabet="鲁京粤ABKLMOQSZ0125689", min_size=1, max_size=16)
 device_keys = {
     "mac": st.text(alphabet="0123456789abcdef", min_size=12, max_size=12),
@@ -235,7 +242,7 @@ def entries(draw: st.DrawFn, national_id: Callable[[str], str]) -> WatchlistEntr
         digits = draw(st.text(alphabet="0123456789", min_size=17, max_size=17))
         key = national_id(digits) if kind == "national_id" else "E" + digits
     return WatchlistEntry(
-        entry_id=draw(st.text(min_size=1, max_size=128)),
+        entry_id=draw(entry_ids),
         list=draw(list_names),
         subject_type=subject_type,
         kind=kind,
@@ -258,7 +265,7 @@ def test_upsert_round_trips(national_id: Callable[[str], str], data: st.DataObje
 
 @SETTINGS
 @given(
-    st.text(min_size=1, max_size=128),
+    entry_ids,
     non_blank.filter(lambda s: len(s) <= 128),
     non_blank.filter(lambda s: len(s) <= 500),
 )

@@ -1,0 +1,127 @@
+"""The identifier rule (contract v1.1, "Identifiers"): entry ids, location ids, names.
+
+An identifier (an entry id, or a location id: `sensor_id`, `camera_id`, `property_id`, and
+so a hit's `location_id`) is 1-64 characters (characters, not bytes) that are all printable,
+with no `/` and no whitespace at either end:
+
+- printable: no character of Unicode category Cc (control: NUL, BEL, ESC, newline, tab,
+  DEL, C1), Cf (format: bidi overrides such as U+202E, zero-width space U+200B, soft
+  hyphen), Cs (surrogates), Co (private use), Cn (unassigned, as the running Python's
+  Unicode database knows it), Zl or Zp (U+2028, U+2029). Spaces (Zs) are allowed inside.
+- no `/`: identifiers are path segments (`/v1/watchlist/{entry_id}`), and `../../x` must
+  never name anything but itself.
+- no whitespace at either end: `value == value.strip()`, Python's notion of whitespace
+  (so " W-1" and "W-1\u3000" are refused, "Ring Rd 4" is fine).
+
+Entry ids also refuse `%`: they travel in URL paths, where `%2F` is read as `/` by one
+client, proxy or server and as the three characters `%2F` by another, so the same entry
+could be addressed by two spellings, or one spelling address two entries. Location ids
+keep `%`: the contract allows it and they are never a URL path segment.
+
+Markup characters (`<`, `>`, `&`, quotes) are allowed in every identifier: they are
+printable, so the contract allows them, and identifiers are data everywhere they go out
+(JSON-encoded on topics and over HTTP, written with textContent by the console, repr() in
+dead-letter details), never markup or a shell word.
+
+List and area names are narrower: `[a-z0-9][a-z0-9._-]{0,63}` (they become metric labels
+and subscriber permissions, so each has one spelling).
+
+Each `*_problem` function returns None for a valid value, or a short phrase saying which
+part of the rule it breaks (for a dead-letter detail; it never repeats the value).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Iterable
+
+MAX_ID_CHARS = 64
+NAME_RULE = r"[a-z0-9][a-z0-9._-]{0,63}"
+_NAME = re.compile(NAME_RULE)
+# Other (but Cc/Cf/Cs/Co/Cn) and the line and paragraph separators: never in an identifier.
+_UNPRINTABLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
+def identifier_problem(value: object) -> str | None:
+    """Return why value is not a valid identifier (see the module), or None when it is."""
+    if not isinstance(value, str):
+        return "not a string"
+    n = len(value)
+    if not 0 < n <= MAX_ID_CHARS:
+        return "empty" if n == 0 else f"{n} characters, more than {MAX_ID_CHARS}"
+    if not value.isprintable():
+        # str.isprintable refuses exactly the categories above plus every space but
+        # U+0020; only the slow path below tells the two apart.
+        for ch in value:
+            category = unicodedata.category(ch)
+            if category in _UNPRINTABLE:
+                return f"unprintable character U+{ord(ch):04X} ({category})"
+        if value != value.strip():
+            return "whitespace at either end"
+    elif value[0] == " " or value[-1] == " ":  # printable: U+0020 is its only whitespace
+        return "whitespace at either end"
+    if "/" in value:
+        return "holds '/'"
+    return None
+
+
+def is_valid_identifier(value: object) -> bool:
+    """Tell whether value is a valid location id (or, but for `%`, entry id)."""
+    return identifier_problem(value) is None
+
+
+def entry_id_problem(value: object) -> str | None:
+    """Return why value is not a valid entry id (the identifier rule, and no `%`), or None."""
+    problem = identifier_problem(value)
+    if problem is None and "%" in value:  # type: ignore[operator]  # a str by now
+        return "holds '%' (entry ids go in URL paths)"
+    return problem
+
+
+def is_valid_entry_id(value: object) -> bool:
+    """Tell whether value is a valid entry id."""
+    return entry_id_problem(value) is None
+
+
+def name_problem(value: object) -> str | None:
+    """Return why value is not a valid list or area name, or None when it is."""
+    if isinstance(value, str) and _NAME.fullmatch(value):
+        return None
+    return f"not a name of {NAME_RULE}"
+
+
+def is_valid_name(value: object) -> bool:
+    """Tell whether value is a valid list or area name."""
+    return name_problem(value) is None
+
+
+class KnownValid:
+    """A bounded memo of the values one rule (`identifier_problem` by default) found valid,
+    to check a column of them at once: a batch of sightings names a few sensors, seen
+    batch after batch. Safe to share between threads (at worst a value is checked again).
+    """
+
+    def __init__(self, problem_of: Callable[[object], str | None] = identifier_problem,
+                 limit: int = 65536) -> None:
+        self._problem_of, self._limit = problem_of, limit
+        self._known: set[str] = set()
+
+    def all_valid(self, values: Iterable[object]) -> bool:
+        """Tell whether every one of values passes the rule."""
+        values = values if isinstance(values, list | tuple) else list(values)
+        known = self._known
+        try:
+            if known.issuperset(values):  # holds only str, and no str equals a non-str
+                return True
+            new = set(values).difference(known)
+        except TypeError:  # unhashable, so not a str
+            return False
+        problem_of = self._problem_of
+        if any(problem_of(v) is not None for v in new):
+            return False
+        if len(new) <= self._limit:
+            if len(known) + len(new) > self._limit:
+                known.clear()  # forget them all rather than grow without bound
+            known.update(new)  # type: ignore[arg-type]  # each passed the rule: a str
+        return True
