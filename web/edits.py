@@ -2,7 +2,10 @@
 
 The entry id comes from the path; the body is the topic's command without `op` (PUT: an
 upsert, DELETE: `requested_by` and `reason`). A valid edit is sent to `vigil.watchlist`,
-where it is applied and audited like any other command.
+where it is applied and audited like any other command. The path's entry id is judged
+first, by the identifier rule (`schemas.identifiers`), as the server decoded it (`%2F` in
+the URL is a `/` here, refused), so a bad one is refused 400 `bad_entry_id` before anything
+else is read.
 """
 
 from __future__ import annotations
@@ -12,8 +15,9 @@ from typing import Any
 
 from config.subscribers import Principal
 from schemas.audit_events import entry_view
+from schemas.identifiers import entry_id_problem
 from schemas.json import dumps, loads
-from schemas.rejection import Rejected
+from schemas.rejection import Rejected, short_repr
 from schemas.watchlist import WatchlistEntry, decode_watchlist_command
 
 
@@ -36,6 +40,9 @@ class EditCommand:
 def edit_request(op: str, entry_id: str, body: bytes, editor: Principal,
                  current: WatchlistEntry | None, now_ms: int, max_ttl_days: int) -> EditCommand:
     """Check an edit of `entry_id` (currently `current`) by `editor`; raise EditRefused."""
+    problem = entry_id_problem(entry_id)
+    if problem is not None:
+        raise EditRefused(400, "bad_entry_id", f"entry_id: {problem}, got {short_repr(entry_id)}")
     try:
         doc = loads(body) if body.strip() else {}
     except ValueError:

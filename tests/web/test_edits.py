@@ -46,3 +46,28 @@ def test_refused_edits_name_their_reason(op: str, data: bytes, now_entry, status
     with pytest.raises(EditRefused) as refused:
         edit_request(op, "W-1", data, EDITOR, now_entry, NOW, 90)
     assert (refused.value.status, refused.value.reason) == (status, reason)
+
+
+# The path's entry id, as the server decoded it from the URL (`%2F` arrives as `/`).
+BAD_ENTRY_IDS = ["W\x00", "W-1\n", "../../etc/passwd", "W/1", "W%2F1", "W-100%",
+                 "\x1b]0;title\x07", "W-1\x07", " W-1", "W-1 ", "W" * 65, "", "W-\u202e1",
+                 "W-\u200b1", "W-\u20281"]
+
+
+@pytest.mark.parametrize("entry_id", BAD_ENTRY_IDS)
+@pytest.mark.parametrize(("op", "data"), [("upsert", body()),
+                                          ("delete", dumps({"requested_by": "r", "reason": "x"}))])
+def test_a_bad_path_entry_id_is_refused_before_anything_else(op: str, data: bytes,
+                                                             entry_id: str) -> None:
+    # Even with a current entry under that id and a body naming it: the path decides.
+    for doc in (data, dumps({**loads(data), "entry_id": entry_id}), b"not json"):
+        with pytest.raises(EditRefused) as refused:
+            edit_request(op, entry_id, doc, EDITOR, current("stolen-vehicles"), NOW, 90)
+        assert (refused.value.status, refused.value.reason) == (400, "bad_entry_id")
+        assert "\n" not in refused.value.detail and "\x1b" not in refused.value.detail
+
+
+@pytest.mark.parametrize("entry_id", ["W" * 64, "案件-2026-第17号", "W <1> & 'x'"])
+def test_printable_path_entry_ids_are_accepted(entry_id: str) -> None:
+    command = edit_request("upsert", entry_id, body(), EDITOR, None, NOW, 90)
+    assert loads(command.value)["entry_id"] == entry_id
