@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
@@ -26,6 +27,7 @@ from streams.broker import EmbeddedBroker, free_port, port_open, resolve_bootstr
 from streams.brokercheck import aiokafka_producer_kwargs
 from streams.clients import needs_one_record_per_batch
 from streams.reader import open_reader
+from streams.security import aiokafka_security
 from streams.topics import ensure_topics, topic_names
 
 # The port the shipped scrape config (config/prometheus/prometheus.yml) points at.
@@ -93,10 +95,10 @@ async def _stream(settings: Settings, bootstrap: str, rate: float, duration: flo
     topics = topic_names(settings)
     one = needs_one_record_per_batch(settings, bootstrap)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all",
-                                **aiokafka_producer_kwargs(one))
+                                **aiokafka_producer_kwargs(one), **aiokafka_security(settings))
     hits, hit_partitions = await open_reader(
         bootstrap, [topics.hits], client_id="vigil-demo-hits", auto_offset_reset="latest",
-        fetch_max_wait_ms=settings.kafka.fetch_max_wait_ms)
+        fetch_max_wait_ms=settings.kafka.fetch_max_wait_ms, settings=settings)
     await producer.start()
     for tp in hit_partitions:  # fix "latest" now, so no hit from here on is skipped
         await hits.position(tp)
@@ -148,6 +150,11 @@ async def _stream(settings: Settings, bootstrap: str, rate: float, duration: flo
         await hits.stop()
 
 
+def demo_prefix(prefix: str) -> str:
+    """Return a topic prefix of this demo run's own under the configured `prefix`."""
+    return f"{prefix}demo-{uuid.uuid4().hex[:8]}."
+
+
 def run_demo(settings: Settings, args: argparse.Namespace) -> int:
     """Run the demo until Ctrl-C (or `--duration`); stop everything it started."""
     run_dir = Path(settings.broker.run_dir)
@@ -164,8 +171,13 @@ def run_demo(settings: Settings, args: argparse.Namespace) -> int:
             info = broker.start(b.host, b.port, b.start_timeout_s)
             _say(f"demo: embedded broker (Tansu) pid {info.pid} on {info.bootstrap}")
         bootstrap = resolve_bootstrap(settings)
-        settings = dataclasses.replace(
-            settings, kafka=dataclasses.replace(settings.kafka, bootstrap=bootstrap))
+        # Topics and consumer group of its own, so the demo never joins a deployment already
+        # on this broker (it would take partitions from that one's workers), nor inherits
+        # that deployment's hits and suppression.
+        prefix = demo_prefix(settings.kafka.topic_prefix)
+        settings = dataclasses.replace(settings, kafka=dataclasses.replace(
+            settings.kafka, bootstrap=bootstrap, topic_prefix=prefix))
+        _say(f"demo: topics and consumer group under the prefix {prefix!r} (its own)")
         if port_open(settings.worker.web_host, settings.worker.web_port):
             port = free_port(settings.worker.web_host)
             _say(f"demo: port {settings.worker.web_port} is taken; the worker uses {port}")

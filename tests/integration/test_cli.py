@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from loadtest.harness.deployment import Deployment
 from schemas.json import dumps, loads
-from streams.broker import free_port, pid_alive
+from streams.broker import EmbeddedBroker, free_port, pid_alive
 from tests.integration.test_end_to_end import now_ms, sighting, upsert
 
 pytestmark = pytest.mark.integration
@@ -69,3 +70,33 @@ def test_demo_shows_hits_and_stops_what_it_started(embedded: bool, tmp_path: Pat
         broker_pid = int(re.search(r"embedded broker \(Tansu\) pid (\d+)", out).group(1))
         assert "embedded broker stopped" in out
         assert not pid_alive(broker_pid)
+
+
+def test_the_demo_never_joins_a_running_deployment(embedded: bool, tmp_path: Path) -> None:
+    # A deployment on the broker of .run/ (default prefix), then two demos beside it.
+    run = tmp_path / "run"
+    env = {"VIGIL_BROKER_RUN_DIR": str(run), "VIGIL_WORKER_WEB_PORT": str(free_port())}
+    if embedded:
+        env["VIGIL_BOOTSTRAP"] = ""
+        started = vigil(env, "broker", "start")
+        assert started.returncode == 0, started.stderr.decode()
+    bootstrap = os.environ.get("VIGIL_BOOTSTRAP") or EmbeddedBroker(run).info().bootstrap
+    d = Deployment(bootstrap, run / "main", kafka_topic_prefix="")
+    try:
+        d.start_worker()
+        outs = []
+        for _ in range(2):  # the second demo within minutes of the first still shows hits
+            done = vigil({**env, "VIGIL_WORKER_WEB_PORT": str(free_port())},
+                         "demo", "--duration", "6", timeout=180)
+            outs.append(done.stdout.decode())
+            assert done.returncode == 0, outs[-1] + done.stderr.decode()
+        # The deployment's worker joined its group once: no demo rebalanced it.
+        joins = re.findall(r"Joined group '([^']*)'", d.log_path.read_text())
+        assert joins == [f"{d.settings.kafka.topic_prefix}vigil"], joins
+        for out in outs:
+            assert re.search(r"^HIT P[123] ", out, re.M), out
+            assert "under the prefix 'demo-" in out, out
+    finally:
+        d.close()
+        if embedded:
+            vigil(env, "broker", "stop")
