@@ -2,7 +2,7 @@
 
 An identifier (an entry id, or a location id: `sensor_id`, `camera_id`, `property_id`, and
 so a hit's `location_id`) is 1-64 characters (characters, not bytes) that are all printable,
-with no `/` and no whitespace at either end:
+with no `/`, no `%` and no whitespace at either end:
 
 - printable: no character of Unicode category Cc (control: NUL, BEL, ESC, newline, tab,
   DEL, C1), Cf (format: bidi overrides such as U+202E, zero-width space U+200B, soft
@@ -10,13 +10,13 @@ with no `/` and no whitespace at either end:
   Unicode database knows it), Zl or Zp (U+2028, U+2029). Spaces (Zs) are allowed inside.
 - no `/`: identifiers are path segments (`/v1/watchlist/{entry_id}`), and `../../x` must
   never name anything but itself.
+- no `%`: in a URL, `%2F` is read as `/` by one client, proxy or server and as the three
+  characters `%2F` by another, so an id holding `%` could be addressed by two spellings, or
+  one spelling address two ids. The contract names only `/`; `%` is refused for the same
+  reason, and in location ids too (they are matched against scopes and `vigil.locations`,
+  and consoles and tools put them in URLs), so there is one rule for every identifier.
 - no whitespace at either end: `value == value.strip()`, Python's notion of whitespace
-  (so " W-1" and "W-1\u3000" are refused, "Ring Rd 4" is fine).
-
-Entry ids also refuse `%`: they travel in URL paths, where `%2F` is read as `/` by one
-client, proxy or server and as the three characters `%2F` by another, so the same entry
-could be addressed by two spellings, or one spelling address two entries. Location ids
-keep `%`: the contract allows it and they are never a URL path segment.
+  (so " W-1" and "W-1" + U+3000 are refused, "Ring Rd 4" is fine).
 
 Markup characters (`<`, `>`, `&`, quotes) are allowed in every identifier: they are
 printable, so the contract allows them, and identifiers are data everywhere they go out
@@ -28,6 +28,8 @@ and subscriber permissions, so each has one spelling).
 
 Each `*_problem` function returns None for a valid value, or a short phrase saying which
 part of the rule it breaks (for a dead-letter detail; it never repeats the value).
+Reasons (schemas/rejection.py) stay per field: bad_sensor_id, bad_camera_id,
+bad_property_id, bad_entry_id, bad_list.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from collections.abc import Callable, Iterable
 MAX_ID_CHARS = 64
 NAME_RULE = r"[a-z0-9][a-z0-9._-]{0,63}"
 _NAME = re.compile(NAME_RULE)
-# Other (but Cc/Cf/Cs/Co/Cn) and the line and paragraph separators: never in an identifier.
+# Control, format, surrogate, private-use, unassigned; line and paragraph separators.
 _UNPRINTABLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 
 
@@ -63,25 +65,14 @@ def identifier_problem(value: object) -> str | None:
         return "whitespace at either end"
     if "/" in value:
         return "holds '/'"
+    if "%" in value:
+        return "holds '%'"
     return None
 
 
 def is_valid_identifier(value: object) -> bool:
-    """Tell whether value is a valid location id (or, but for `%`, entry id)."""
+    """Tell whether value is a valid entry or location id."""
     return identifier_problem(value) is None
-
-
-def entry_id_problem(value: object) -> str | None:
-    """Return why value is not a valid entry id (the identifier rule, and no `%`), or None."""
-    problem = identifier_problem(value)
-    if problem is None and "%" in value:  # type: ignore[operator]  # a str by now
-        return "holds '%' (entry ids go in URL paths)"
-    return problem
-
-
-def is_valid_entry_id(value: object) -> bool:
-    """Tell whether value is a valid entry id."""
-    return entry_id_problem(value) is None
 
 
 def name_problem(value: object) -> str | None:

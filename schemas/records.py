@@ -138,8 +138,9 @@ def required_id(
     reason: str,
     problem_of: Callable[[object], str | None] = identifier_problem,
 ) -> str:
-    """Return field name, which must pass the identifier rule `problem_of` (by default a
-    location id's, `schemas.identifiers`); absent or null raises missing_field."""
+    """Return field name, which must pass the rule `problem_of` (by default the identifier
+    rule of entry and location ids, `schemas.identifiers`); absent or null raises
+    missing_field."""
     value = required(obj, name)
     problem = problem_of(value)
     if problem is not None:

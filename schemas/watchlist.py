@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from schemas.identifiers import NAME_RULE, entry_id_problem, is_valid_name
+from schemas.identifiers import NAME_RULE, is_valid_name
 from schemas.json import dumps
 from schemas.normalize import (
     DOC_TYPES,
@@ -89,7 +89,7 @@ def decode_watchlist_command(
         return Rejected("not_a_record", f"expected an object, got {json_type(doc)}")
     try:
         op = required_choice(doc, "op", "bad_op", OPS)
-        entry_id = required_id(doc, "entry_id", "bad_entry_id", entry_id_problem)
+        entry_id = required_id(doc, "entry_id", "bad_entry_id")
         if key is not None and key.decode("utf-8", "replace") != entry_id:
             raise invalid("key", "key_mismatch", key, f"the entry_id {entry_id!r}")
         if op == "delete":

@@ -15,7 +15,7 @@ from typing import Any
 
 from config.subscribers import Principal
 from schemas.audit_events import entry_view
-from schemas.identifiers import entry_id_problem
+from schemas.identifiers import identifier_problem
 from schemas.json import dumps, loads
 from schemas.rejection import Rejected, short_repr
 from schemas.watchlist import WatchlistEntry, decode_watchlist_command
@@ -40,7 +40,7 @@ class EditCommand:
 def edit_request(op: str, entry_id: str, body: bytes, editor: Principal,
                  current: WatchlistEntry | None, now_ms: int, max_ttl_days: int) -> EditCommand:
     """Check an edit of `entry_id` (currently `current`) by `editor`; raise EditRefused."""
-    problem = entry_id_problem(entry_id)
+    problem = identifier_problem(entry_id)
     if problem is not None:
         raise EditRefused(400, "bad_entry_id", f"entry_id: {problem}, got {short_repr(entry_id)}")
     try:

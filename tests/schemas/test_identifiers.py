@@ -14,9 +14,7 @@ from hypothesis import strategies as st
 from schemas.checkins import decode_checkins
 from schemas.identifiers import (
     KnownValid,
-    entry_id_problem,
     identifier_problem,
-    is_valid_entry_id,
     is_valid_identifier,
     is_valid_name,
     name_problem,
@@ -36,13 +34,11 @@ def reference_identifier(value: object) -> bool:
     if not isinstance(value, str) or not 1 <= len(value) <= 64:
         return False
     for ch in value:
-        if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp") or ch == "/":
+        if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"):
+            return False
+        if ch in "/%":
             return False
     return value == value.strip()
-
-
-def reference_entry_id(value: object) -> bool:
-    return reference_identifier(value) and "%" not in value  # type: ignore[operator]
 
 
 def reference_name(value: object) -> bool:
@@ -77,8 +73,9 @@ HOSTILE = {
     "paragraph separator": "S-\u20291",
     "private use": "S-\ue000",
     "unassigned": "S-\U000e0080",
+    "percent-encoded slash": "S%2F1",
+    "percent": "S-100%",
 }
-ENTRY_ONLY = {"percent-encoded slash": "W%2F1", "percent": "W-100%"}
 # Valid everywhere: 64 characters, non-ASCII printable, spaces and markup inside.
 ACCEPTED = ["S" * 64, "传感器-北门-01", "鲁K·摄像头", "Ring Rd cam 4", "Café-Ω", "a\xa0b", "1",
             "<img src=x onerror=alert(1)>&'\"", "\U0001f4f7"]
@@ -106,12 +103,6 @@ def test_identifier_rule_is_the_reference(value: object) -> None:
 
 @SETTINGS
 @given(anything)
-def test_entry_id_rule_is_the_reference(value: object) -> None:
-    assert is_valid_entry_id(value) is reference_entry_id(value)
-
-
-@SETTINGS
-@given(anything)
 def test_name_rule_is_the_reference(value: object) -> None:
     assert is_valid_name(value) is reference_name(value)
     assert (name_problem(value) is None) is reference_name(value)
@@ -121,18 +112,12 @@ def test_name_rule_is_the_reference(value: object) -> None:
 def test_hostile_values_are_not_identifiers(value: str) -> None:
     problem = identifier_problem(value)
     assert problem is not None and (not value.strip() or value not in problem)
-    assert not is_valid_entry_id(value)
-
-
-@pytest.mark.parametrize("value", list(ENTRY_ONLY.values()), ids=list(ENTRY_ONLY))
-def test_percent_is_refused_in_entry_ids_only(value: str) -> None:
-    assert is_valid_identifier(value)
-    assert "%" in (entry_id_problem(value) or "")
+    assert not is_valid_identifier(value)
 
 
 @pytest.mark.parametrize("value", ACCEPTED)
 def test_printable_identifiers_are_accepted(value: str) -> None:
-    assert is_valid_identifier(value) and is_valid_entry_id(value)
+    assert is_valid_identifier(value) and identifier_problem(value) is None
 
 
 @SETTINGS
@@ -209,7 +194,7 @@ def test_each_record_decoder_refuses_a_bad_location_id(kind: str, value: str) ->
 
 
 @pytest.mark.parametrize("kind", sorted(RECORDS))
-@pytest.mark.parametrize("value", ACCEPTED + list(ENTRY_ONLY.values()))
+@pytest.mark.parametrize("value", ACCEPTED)
 def test_each_record_decoder_accepts_a_printable_location_id(kind: str, value: str) -> None:
     make, _ = RECORDS[kind]
     assert location_ids(kind, [make(value), make("L-1")]) == ([], [value, "L-1"])
@@ -245,8 +230,7 @@ def command(doc: dict[str, object], key: bytes | None) -> object:
 
 
 @pytest.mark.parametrize("build", [upsert, delete])
-@pytest.mark.parametrize("value", list({**HOSTILE, **ENTRY_ONLY}.values()),
-                         ids=list({**HOSTILE, **ENTRY_ONLY}))
+@pytest.mark.parametrize("value", list(HOSTILE.values()), ids=list(HOSTILE))
 def test_watchlist_commands_refuse_a_bad_entry_id(build: Callable[..., dict[str, object]],
                                                   value: str) -> None:
     for key in (None, value.encode("utf-8", "surrogatepass")):

@@ -421,7 +421,8 @@ _DEVICES = {
 }
 _INVALID = {  # DROP: the field is absent (rssi may be)
     "sensor_id": ["", "x" * 65, 7, None, DROP, "S-1\x00", "S\n1", "../../etc/passwd",
-                  "\x1b]0;title\x07", " S-1", "S-1 ", "S-\u202e1", "S-\u200b1", ["S-1"]],
+                  "\x1b]0;title\x07", " S-1", "S-1 ", "S-\u202e1", "S-\u200b1", "S%2F1",
+                  ["S-1"]],
     "ts": [-1, 2**53 + 1, True, 1.5, None, DROP, "2026-11-23T10:00:00Z", "2026-11-23T10:00"],
     "id_type": ["MAC", 3, None, DROP, "ETAG"],
     "device_id": ["", "zz:bb:cc:dd:ee:ff", "12345678901234", 5, None, DROP, "ab\u00e9cd",
@@ -435,7 +436,7 @@ _INVALID = {  # DROP: the field is absent (rssi may be)
 # Sensor ids by the identifier rule (schemas/identifiers.py), some of them repeated.
 sensor_ids = st.one_of(
     st.text(alphabet=st.characters(
-        blacklist_categories=("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"), blacklist_characters="/"),
+        blacklist_categories=("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"), blacklist_characters="/%"),
         min_size=1, max_size=64).filter(lambda s: s == s.strip()),
     st.sampled_from(["S-000001", "S-000002", "传感器 7", "x" * 64]))
 
