@@ -4,7 +4,9 @@ An event carries `producer` (one id per worker process), `seq` (0, 1, 2, ... per
 `prev_hash` (the `hash` of that producer's event `seq - 1`, or GENESIS for seq 0) and
 `hash` (SHA-256 of the event's canonical JSON without `hash`). Editing an event changes
 its hash; removing one leaves a gap in `seq` and a `prev_hash` that points nowhere. Only
-the newest events of a producer can be dropped unnoticed (nothing links to them yet).
+the newest events of a producer can be dropped unnoticed (nothing links to them yet), and
+anyone who can write the topic can rewrite a chain and recompute its hashes: signed
+checkpoints (schemas/audit_signing.py) catch both.
 """
 
 from __future__ import annotations
@@ -33,6 +35,11 @@ class AuditChain:
         self.producer = producer
         self._seq = 0
         self._prev = GENESIS
+
+    @property
+    def head(self) -> tuple[int, str] | None:
+        """Return the seq and hash of the newest sealed event, or None before the first."""
+        return (self._seq - 1, self._prev) if self._seq else None
 
     def seal(self, event: dict[str, Any]) -> dict[str, Any]:
         """Return `event` with its chain fields set; the next event links to it."""
