@@ -9,7 +9,7 @@ import faust
 from faust.app import BootStrategy
 from mode import ServiceT
 
-from agents.audit import AuditTrail
+from agents.audit import build_audit_trail, register_audit_checkpoints
 from agents.consumer_lag import register_consumer_lag
 from agents.context import WorkerContext, WorkerSetup
 from agents.faults import delivery
@@ -85,7 +85,7 @@ def create_app(setup: WorkerSetup) -> tuple[faust.App, WorkerContext]:
         hits_topic=hits_topic,
         deadletter_topic=dead_letters.topic(setup.topics.deadletter,
                                             one_writer_per_partition=False),
-        audit=AuditTrail(audit_topic, setup.metrics.audit_events, s.worker.send_retries),
+        audit=build_audit_trail(audit_topic, s, setup.metrics),
         deliver=delivery(s.worker.crash_at, hits_topic),
         watchlist=Watchlist(s.watchlist.hash_secret.encode("utf-8") or None),
         suppression=Suppression(s.alerts.suppress_seconds * 1000),
@@ -94,4 +94,5 @@ def create_app(setup: WorkerSetup) -> tuple[faust.App, WorkerContext]:
     register_suppression(app, ctx)
     register_record_agents(app, ctx)
     register_consumer_lag(app, ctx)
+    register_audit_checkpoints(app, ctx.audit, s.audit.checkpoint_every_s)
     return app, ctx

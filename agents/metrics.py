@@ -46,6 +46,7 @@ class Metrics(NamedTuple):
     subscriber_drops: Counter
     audit_events: Counter
     gc_pause: Histogram
+    audit_checkpoint_events: Gauge
 
 
 def build_metrics(registry: CollectorRegistry | None = None) -> Metrics:
@@ -131,4 +132,10 @@ def build_metrics(registry: CollectorRegistry | None = None) -> Metrics:
         gc_pause=Histogram("vigil_gc_pause_seconds",
                            "Pauses of Python's garbage collector, by generation",
                            ["generation"], registry=r, buckets=GC_PAUSE_BUCKETS),
+        # One series per worker process (a producer id is one process's audit chain).
+        audit_checkpoint_events=Gauge(
+            "vigil_audit_checkpoint_events",
+            "Events of this worker's audit chain covered by its newest signed checkpoint that "
+            "the broker has acknowledged (vigil audit verify --expect-count), by producer",
+            ["producer"], registry=r),
     )
