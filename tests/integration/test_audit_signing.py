@@ -71,7 +71,7 @@ def test_a_signing_worker_writes_checkpoints_that_verify_and_show_a_rewrite(
     assert [v["seq"] for v in ordered] == list(range(len(values)))
     checkpoints = [v for v in ordered if v["type"] == CHECKPOINT_TYPE]
     assert {c["key_id"] for c in checkpoints} == {signer.key_id}
-    # One after every EVERY events (the timer's may come in between): of 12 at least one.
+    # One after every EVERY events at the latest (the timer's may come in between).
     runs, run = [], 0
     for v in ordered:
         if v["type"] == CHECKPOINT_TYPE:
@@ -79,7 +79,7 @@ def test_a_signing_worker_writes_checkpoints_that_verify_and_show_a_rewrite(
             run = 0
         else:
             run += 1
-    assert max(runs) == EVERY, runs
+    assert sum(runs) == COMMANDS and max(runs) <= EVERY, runs
     producer, newest = ordered[0]["producer"], checkpoints[-1]["count"]
 
     env = d.settings.as_env()
@@ -87,9 +87,12 @@ def test_a_signing_worker_writes_checkpoints_that_verify_and_show_a_rewrite(
     assert code == 0, out
     assert f"signed: producer {producer}: {len(values)} events, {len(checkpoints)} checkpoints " \
            f"verify, seq 0..{newest - 1} proven" in out
-    # The worker exports the newest checkpoint's count.
-    assert f'vigil_audit_checkpoint_events{{producer="{producer}"}} {float(newest)}' \
-        in d.http_text("/metrics")
+    # The worker exports the newest checkpoint's count (once it has the broker's ack).
+    sample = f'vigil_audit_checkpoint_events{{producer="{producer}"}} {float(newest)}'
+    deadline = time.monotonic() + 10
+    while sample not in d.http_text("/metrics"):
+        assert time.monotonic() < deadline, d.http_text("/metrics")
+        time.sleep(0.2)
     # Only with the key of the checkpoints.
     code, out = run_verify(env, "--public-key", f"{other_key}.pub")
     assert code == 1 and f"signed with key id '{signer.key_id}'" in out
