@@ -6,6 +6,9 @@ from dataclasses import dataclass
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
+from config.settings import Settings
+from streams.security import kafka_python_security
+
 CHECK_RECORDS = 3
 
 
@@ -41,13 +44,17 @@ class BrokerCheck:
         )
 
 
-def check_high_watermark(bootstrap: str, topic: str) -> BrokerCheck:
-    """Produce one batch of three records to `topic` and compare the end offset with theirs."""
+def check_high_watermark(bootstrap: str, topic: str,
+                         settings: Settings | None = None) -> BrokerCheck:
+    """Produce one batch of three records to `topic` and compare the end offset with theirs.
+    `settings`: the deployment's, for TLS and SASL (None: PLAINTEXT)."""
     tp = TopicPartition(topic, 0)
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, client_id="vigil-broker-check")
+    security = kafka_python_security(settings)
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, client_id="vigil-broker-check",
+                             **security)
     # linger lets the three sends share one produce batch, which is what the defect needs.
     producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=200, acks="all",
-                             client_id="vigil-broker-check")
+                             client_id="vigil-broker-check", **security)
     try:
         futures = [producer.send(topic, b"check", partition=0) for _ in range(CHECK_RECORDS)]
         producer.flush()

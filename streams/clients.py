@@ -11,13 +11,14 @@ from streams.brokercheck import (
     kafka_python_producer_kwargs,
     one_record_per_batch,
 )
+from streams.security import kafka_python_security
 from streams.topics import ensure_topics, topic_names
 
 
 def needs_one_record_per_batch(settings: Settings, bootstrap: str) -> bool:
     """Return the producer mode for `bootstrap`: the setting, or the broker check when `auto`."""
     mode = settings.kafka.one_record_per_batch
-    check = (check_high_watermark(bootstrap, topic_names(settings).broker_check)
+    check = (check_high_watermark(bootstrap, topic_names(settings).broker_check, settings)
              if mode == "auto" else None)
     return one_record_per_batch(mode, check)
 
@@ -37,4 +38,5 @@ def make_producer(settings: Settings, bulk: bool = False) -> KafkaProducer:
     batching = ({"batch_size": BULK_BATCH_BYTES} if bulk else
                 kafka_python_producer_kwargs(needs_one_record_per_batch(settings, bootstrap)))
     return KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5,
-                         max_request_size=8 << 20, client_id="vigil-cli", **batching)
+                         max_request_size=8 << 20, client_id="vigil-cli", **batching,
+                         **kafka_python_security(settings))

@@ -18,7 +18,9 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 from mode import Service
 
+from config.settings import Settings
 from streams.brokercheck import aiokafka_producer_kwargs
+from streams.security import aiokafka_security
 
 # One per partition of the hits topic (4 by default). Measured on the embedded broker, one
 # record per batch: 20,000 300-byte records keyed over 4 partitions, 6,200/s with a
@@ -32,9 +34,11 @@ class OutputProducers(Service):
     go through one of them."""
 
     def __init__(self, bootstrap: str, one_record_per_batch: bool,
-                 count: int = POOLED_PRODUCERS, **kwargs) -> None:
+                 count: int = POOLED_PRODUCERS, settings: Settings | None = None,
+                 **kwargs) -> None:
         super().__init__(**kwargs)
         self._bootstrap = bootstrap
+        self._settings = settings  # how they connect (streams/security.py); None: PLAINTEXT
         self._one = one_record_per_batch
         # With normal batching one producer already packs many records into a request.
         self._count = count if one_record_per_batch else 1
@@ -47,10 +51,11 @@ class OutputProducers(Service):
 
     async def on_start(self) -> None:
         """Start the producers (aiokafka needs the running loop, so not in __init__)."""
+        security = aiokafka_security(self._settings)
         for i in range(self._count):
             producer = AIOKafkaProducer(bootstrap_servers=self._bootstrap, acks="all",
                                         client_id=f"vigil-output-{i}",
-                                        **aiokafka_producer_kwargs(self._one))
+                                        **aiokafka_producer_kwargs(self._one), **security)
             await producer.start()
             self._producers.append(producer)
         self._turn = itertools.cycle(range(self._count))

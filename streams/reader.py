@@ -3,7 +3,7 @@ group, with nothing committed. Workers read the watchlist and the recent hits th
 holds them whole), and so do the CLI's and the load tests' readers.
 
 One place builds them, so what every such client needs (no group, no auto-commit, the
-deployment's fetch wait) is set once.
+deployment's fetch wait, how it connects: `settings`, streams/security.py) is set once.
 """
 
 from __future__ import annotations
@@ -15,17 +15,21 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from kafka import KafkaConsumer
 from kafka.structs import TopicPartition as SyncTopicPartition
 
+from config.settings import Settings
+from streams.security import aiokafka_security, kafka_python_security
+
 
 async def open_reader(bootstrap: str, topics: Iterable[str], *, client_id: str,
-                      fetch_max_wait_ms: int, **options: Any,
-                      ) -> tuple[AIOKafkaConsumer, list[TopicPartition]]:
+                      fetch_max_wait_ms: int, settings: Settings | None = None,
+                      **options: Any) -> tuple[AIOKafkaConsumer, list[TopicPartition]]:
     """Start an aiokafka consumer assigned every partition of `topics`; return it and its
     partitions (sorted). Its positions are the broker's default (`auto_offset_reset`,
-    earliest unless `options` say otherwise): seek as needed. The caller stops it."""
+    earliest unless `options` say otherwise): seek as needed. The caller stops it.
+    `settings`: the deployment's, for TLS and SASL (None: PLAINTEXT)."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
         client_id=client_id, fetch_max_wait_ms=fetch_max_wait_ms,
-        **{"auto_offset_reset": "earliest", **options})
+        **{"auto_offset_reset": "earliest", **aiokafka_security(settings), **options})
     await consumer.start()
     try:
         await consumer.topics()  # fetch metadata so the topics' partitions are known
@@ -39,12 +43,15 @@ async def open_reader(bootstrap: str, topics: Iterable[str], *, client_id: str,
 
 
 def open_sync_reader(bootstrap: str, topics: Iterable[str], *, client_id: str,
-                     **options: Any) -> tuple[KafkaConsumer, list[SyncTopicPartition]]:
+                     settings: Settings | None = None, **options: Any,
+                     ) -> tuple[KafkaConsumer, list[SyncTopicPartition]]:
     """Return a kafka-python consumer assigned every partition of `topics`, and those
-    partitions (sorted), for the command line's blocking readers. The caller closes it."""
+    partitions (sorted), for the command line's blocking readers. The caller closes it.
+    `settings`: the deployment's, for TLS and SASL (None: PLAINTEXT)."""
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
                              enable_auto_commit=False, client_id=client_id,
-                             **{"auto_offset_reset": "earliest", **options})
+                             **{"auto_offset_reset": "earliest", **kafka_python_security(settings),
+                                **options})
     try:
         tps = [SyncTopicPartition(t, p) for t in topics
                for p in sorted(consumer.partitions_for_topic(t) or ())]

@@ -9,6 +9,7 @@ from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
 from config.settings import Settings
+from streams.security import kafka_python_security
 from tables.inputs import INPUT_STREAMS
 
 log = logging.getLogger(__name__)
@@ -77,7 +78,8 @@ def ensure_topics(bootstrap: str, settings: Settings) -> list[str]:
         for short in CONTRACT_TOPICS
     ]
     wanted.append(NewTopic(names.broker_check, 1, t.replication_factor))
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="vigil-admin")
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="vigil-admin",
+                             **kafka_python_security(settings))
     try:
         existing = set(admin.list_topics())
         missing = [nt for nt in wanted if nt.name not in existing]
