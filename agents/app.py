@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import ssl
 from pathlib import Path
 
 import faust
@@ -16,8 +17,11 @@ from agents.faults import delivery
 from agents.records import register_record_agents
 from agents.suppression import register_suppression
 from agents.watchlist import register_watchlist
+from config.sections import WorkerSettings
+from config.settings import SettingsError
 from streams import transport
 from streams.output_producers import OutputProducers
+from streams.security import faust_credentials
 from streams.topics import app_id
 from tables.suppression import Suppression
 from tables.watchlist import Watchlist
@@ -26,9 +30,29 @@ from tables.watchlist import Watchlist
 FAUST_DEFAULT_MAX_BATCH_SIZE = 16384
 
 
+def web_ssl_context(w: WorkerSettings) -> ssl.SSLContext | None:
+    """Return the TLS context of the worker's HTTPS server, or None for plain HTTP (no
+    worker.tls_cert_file). A file that cannot be read raises SettingsError naming it."""
+    if not w.tls_cert_file:
+        if w.tls_key_file:
+            raise SettingsError("worker.tls_key_file is set without worker.tls_cert_file")
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        # An empty key file: the key is in the certificate's PEM file.
+        context.load_cert_chain(w.tls_cert_file, w.tls_key_file or None)
+    except OSError as exc:  # ssl.SSLError is an OSError
+        raise SettingsError(f"worker.tls_cert_file {w.tls_cert_file!r} / worker.tls_key_file "
+                            f"{w.tls_key_file!r}: {exc}") from None
+    return context
+
+
 def faust_settings(ctx: WorkerSetup) -> dict:
     """Return the Faust app settings for this worker."""
     s = ctx.settings
+    # TLS and SASL for Faust's consumer, producer and topic creation (streams/security.py).
+    credentials = faust_credentials(s)
+    web_tls = web_ssl_context(s.worker)
     return {
         "broker": f"{transport.configure(s.kafka.fetch_max_wait_ms)}://{ctx.bootstrap}",
         "store": "memory://",
@@ -50,6 +74,9 @@ def faust_settings(ctx: WorkerSetup) -> dict:
         "web_bind": s.worker.web_host,
         "web_port": s.worker.web_port,
         "web_host": s.worker.web_host,
+        # Faust's own defaults (PLAINTEXT, plain HTTP) unless configured.
+        **({"broker_credentials": credentials} if credentials is not None else {}),
+        **({"web_ssl_context": web_tls} if web_tls is not None else {}),
     }
 
 
@@ -75,8 +102,9 @@ def create_app(setup: WorkerSetup) -> tuple[faust.App, WorkerContext]:
     # are written in batches on every broker: their readers take the end from fetch
     # responses (streams/readto.py), and each stored batch costs the embedded broker on
     # every later fetch of the partition (agents/suppression.py, FOLLOW_EVERY_S).
-    dead_letters = app.service(OutputProducers(setup.bootstrap, setup.one_record_per_batch))
-    hits = app.service(OutputProducers(setup.bootstrap, one_record_per_batch=False))
+    dead_letters = app.service(OutputProducers(setup.bootstrap, setup.one_record_per_batch,
+                                               settings=s))
+    hits = app.service(OutputProducers(setup.bootstrap, one_record_per_batch=False, settings=s))
     hits_topic = hits.topic(setup.topics.hits, one_writer_per_partition=True)
     audit_topic = app.topic(setup.topics.audit, key_type=bytes, value_type=bytes,
                             key_serializer="raw", value_serializer="raw")

@@ -23,6 +23,7 @@ import faust
 from aiokafka.admin import AIOKafkaAdminClient
 
 from agents.context import WorkerContext
+from streams.security import aiokafka_security
 from tables.inputs import INPUT_STREAMS
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,7 @@ class _LagExporter:
 
     def __init__(self, app: faust.App, ctx: WorkerContext) -> None:
         t = ctx.topics
-        self.app, self.bootstrap = app, ctx.bootstrap
+        self.app, self.bootstrap, self.settings = app, ctx.bootstrap, ctx.settings
         self.topics = {t.resolve(s.name) for s in INPUT_STREAMS} | {t.watchlist}
         self.gauge = ctx.metrics.consumer_lag
         self.admin: AIOKafkaAdminClient | None = None
@@ -81,7 +82,8 @@ class _LagExporter:
     async def refresh(self) -> None:
         """Measure once and update the gauge; raise when the lag cannot be measured."""
         if self.admin is None:
-            admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, client_id="vigil-lag")
+            admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, client_id="vigil-lag",
+                                        **aiokafka_security(self.settings))
             await admin.start()
             self.admin = admin
         lag = await _measure(self.app, self.admin, self.topics)

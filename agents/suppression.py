@@ -68,7 +68,8 @@ async def _follow_hits(ctx: WorkerContext) -> None:
     alerts = ctx.settings.alerts
     consumer, tps = await open_reader(ctx.bootstrap, [topic],
                                       client_id="vigil-suppression-reader",
-                                      fetch_max_wait_ms=ctx.settings.kafka.fetch_max_wait_ms)
+                                      fetch_max_wait_ms=ctx.settings.kafka.fetch_max_wait_ms,
+                                      settings=ctx.settings)
     try:
         now = now_ms()
         await _seek_lookback(consumer, tps, now - alerts.suppression_lookback_s * 1000)

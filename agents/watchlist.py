@@ -100,7 +100,8 @@ LOG_CHECK_S = 1.0
 async def _read_watchlist(ctx: WorkerContext) -> None:
     topic = ctx.topics.watchlist
     consumer, tps = await open_reader(ctx.bootstrap, [topic], client_id="vigil-watchlist-reader",
-                                      fetch_max_wait_ms=ctx.settings.kafka.fetch_max_wait_ms)
+                                      fetch_max_wait_ms=ctx.settings.kafka.fetch_max_wait_ms,
+                                      settings=ctx.settings)
     try:
         await consumer.seek_to_beginning(*tps)
         started = time.monotonic()

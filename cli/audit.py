@@ -31,7 +31,7 @@ def _audit_from_topic(settings: Settings) -> Iterator[tuple[str, Any]]:
     from streams.topics import topic_names
 
     consumer, tps = open_sync_reader(resolve_bootstrap(settings), [topic_names(settings).audit],
-                                     client_id="vigil-audit-verify")
+                                     client_id="vigil-audit-verify", settings=settings)
     try:
         consumer.seek_to_beginning(*tps)
         ends = FetchedEnds(tps)  # the audit is written in batches of many records

@@ -72,7 +72,7 @@ def cmd_broker(settings: Settings, args: argparse.Namespace) -> int:
     else:  # check
         bootstrap = resolve_bootstrap(settings)
         ensure_topics(bootstrap, settings)
-        check = check_high_watermark(bootstrap, topic_names(settings).broker_check)
+        check = check_high_watermark(bootstrap, topic_names(settings).broker_check, settings)
         print(check.summary(one_record_per_batch(settings.kafka.one_record_per_batch, check)))
     return 0
 
@@ -181,7 +181,7 @@ def cmd_tail(settings: Settings, args: argparse.Namespace) -> int:
 
     topic = topic_names(settings).resolve(args.topic)
     consumer, _ = open_sync_reader(
-        resolve_bootstrap(settings), [topic], client_id="vigil-tail",
+        resolve_bootstrap(settings), [topic], client_id="vigil-tail", settings=settings,
         auto_offset_reset="earliest" if args.from_beginning else "latest",
         fetch_max_wait_ms=settings.kafka.fetch_max_wait_ms,
         consumer_timeout_ms=int(args.timeout * 1000) if args.timeout else float("inf"),

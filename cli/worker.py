@@ -14,6 +14,7 @@ from agents.metrics import build_metrics
 from config.settings import Settings
 from streams.broker import resolve_bootstrap
 from streams.brokercheck import check_high_watermark, one_record_per_batch
+from streams.security import describe
 from streams.topics import ensure_topics, topic_names
 from tables.index import warm_up
 from web.routes import register_web
@@ -25,9 +26,10 @@ def prepare_worker(settings: Settings) -> WorkerSetup:
     """Resolve the broker, create missing topics and run the broker check; return what the
     app is built from."""
     bootstrap = resolve_bootstrap(settings)
+    log.info("kafka: %s over %s", bootstrap, describe(settings))
     topics = topic_names(settings)
     ensure_topics(bootstrap, settings)
-    check = check_high_watermark(bootstrap, topics.broker_check)
+    check = check_high_watermark(bootstrap, topics.broker_check, settings)
     one_per_batch = one_record_per_batch(settings.kafka.one_record_per_batch, check)
     log.warning(check.summary(one_per_batch))
     metrics = build_metrics()

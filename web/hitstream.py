@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client import Counter, Gauge
 
+from config.settings import Settings
 from config.subscribers import Principal
 from schemas.hits import Hit, decode_hit
 from streams.reader import open_reader
@@ -114,8 +115,9 @@ class HitFanout:
     """The worker's live reader of `vigil.hits` and the streams it feeds."""
 
     def __init__(self, bootstrap: str, topic: str, fetch_max_wait_ms: int, recent_hits: int,
-                 drops: Counter) -> None:
+                 drops: Counter, settings: Settings | None = None) -> None:
         self.bootstrap = bootstrap
+        self.settings = settings  # how the reader connects (TLS, SASL); None: PLAINTEXT
         self.topic = topic
         self.fetch_max_wait_ms = fetch_max_wait_ms
         self.recent_limit = recent_hits
@@ -131,7 +133,8 @@ class HitFanout:
 
     async def _reader(self, client_id: str) -> tuple[AIOKafkaConsumer, list[TopicPartition]]:
         return await open_reader(self.bootstrap, [self.topic], client_id=client_id,
-                                 fetch_max_wait_ms=self.fetch_max_wait_ms)
+                                 fetch_max_wait_ms=self.fetch_max_wait_ms,
+                                 settings=self.settings)
 
     def remember(self, hit: Hit) -> None:
         """Keep `hit` among the recent ones (oldest forgotten first)."""
