@@ -39,7 +39,8 @@ def cmd_record(settings: Settings, args: argparse.Namespace) -> int:
     totals = asyncio.run(record(
         resolve_bootstrap(settings), topic_names(settings), Path(args.file), shorts=args.topics,
         duration_s=args.duration, idle_s=args.idle, from_beginning=args.from_beginning,
-        fetch_max_wait_ms=settings.kafka.fetch_max_wait_ms, progress=ProgressLine()))
+        fetch_max_wait_ms=settings.kafka.fetch_max_wait_ms, progress=ProgressLine(),
+        settings=settings))
     print(totals.line("recorded"))
     return 0
 

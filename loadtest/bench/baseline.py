@@ -19,11 +19,15 @@ from pathlib import Path
 import faust
 
 from agents.app import FAUST_DEFAULT_MAX_BATCH_SIZE
+from config.settings import load_settings
 from streams import transport
+from streams.security import faust_credentials
 
 
 def build_app(args: argparse.Namespace) -> faust.App:
-    """Build the baseline's Faust app and its one agent."""
+    """Build the baseline's Faust app and its one agent; it connects as the VIGIL_KAFKA_*
+    variables say (TLS, SASL), which the bench passes on."""
+    credentials = faust_credentials(load_settings())
     app = faust.App(
         args.app_id,
         broker=f"{transport.configure(args.fetch_max_wait_ms)}://{args.bootstrap}",
@@ -31,6 +35,7 @@ def build_app(args: argparse.Namespace) -> faust.App:
         producer_max_batch_size=1 if args.one_record_per_batch else FAUST_DEFAULT_MAX_BATCH_SIZE,
         broker_session_timeout=args.session_timeout_s, consumer_auto_offset_reset="earliest",
         web_enabled=False,
+        **({"broker_credentials": credentials} if credentials is not None else {}),
     )
     raw = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw",
            "value_serializer": "raw"}

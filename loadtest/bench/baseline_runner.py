@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
 import subprocess
 import sys
 import time
@@ -20,16 +21,18 @@ from config.settings import Settings
 from schemas.json import dumps, loads
 from streams.broker import terminate_pid
 from streams.brokercheck import aiokafka_producer_kwargs
+from streams.security import aiokafka_security
 from streams.topics import ensure_topics, topic_names
 
 RESULT_TIMEOUT_S = 180
 
 
 async def _send_one_per_message(bootstrap: str, topic: str, records: list[dict],
-                                one_per_batch: bool) -> None:
+                                one_per_batch: bool, settings: Settings) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all",
                                 client_id="vigil-loadtest-baseline",
-                                **aiokafka_producer_kwargs(one_per_batch))
+                                **aiokafka_producer_kwargs(one_per_batch),
+                                **aiokafka_security(settings))
     await producer.start()
     try:
         futures = [await producer.send(topic, dumps(r)) for r in records]
@@ -53,7 +56,10 @@ class BaselineRun:
         keys, self.result = run_dir / "baseline-keys.json", run_dir / "baseline-result.json"
         keys.write_bytes(dumps(watched))
         self.result.unlink(missing_ok=True)
-        asyncio.run(_send_one_per_message(bootstrap, topics.sensing, records, one_per_batch))
+        asyncio.run(_send_one_per_message(bootstrap, topics.sensing, records, one_per_batch,
+                                          own))
+        # The baseline's Faust app connects as the deployment does (TLS, SASL: VIGIL_KAFKA_*).
+        self.env = {**os.environ, **own.as_env()}
         self.args = [
             sys.executable, "-m", "loadtest.bench.baseline", "--bootstrap", bootstrap,
             "--app-id", f"{prefix}naive", "--topic", topics.sensing, "--hits-topic", topics.hits,
@@ -67,7 +73,8 @@ class BaselineRun:
         """Start the baseline, wait until it has handled every sighting, and return its
         figures with `records_per_s`."""
         with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(self.args, stdout=log, stderr=subprocess.STDOUT,
+            self.proc = subprocess.Popen(self.args, env=self.env, stdout=log,
+                                         stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL, start_new_session=True)
         deadline = time.monotonic() + RESULT_TIMEOUT_S
         while not self.result.exists():

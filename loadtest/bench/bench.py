@@ -42,6 +42,7 @@ from schemas.clock import now_ms
 from schemas.json import dumps, loads
 from streams.brokercheck import aiokafka_producer_kwargs
 from streams.clients import BULK_BATCH_BYTES, needs_one_record_per_batch
+from streams.security import aiokafka_security
 from streams.topics import app_id
 from tables.inputs import INPUT_STREAMS
 
@@ -53,14 +54,16 @@ WATCHLIST_AUDIT_PER_ENTRY_S = 0.005
 JOIN_READY_TIMEOUT_S = 120
 
 
-async def _load_watchlist(bootstrap: str, topic: str, commands: list[dict]) -> dict[int, int]:
+async def _load_watchlist(bootstrap: str, topic: str, commands: list[dict],
+                          settings: Settings) -> dict[int, int]:
     """Write the watchlist and return each partition's end (the offset after its last
     command). Batches hold many records on every broker: the workers' reader takes the end
     from fetch responses (streams/readto.py), and one record per batch made a 1 M-entry
     watchlist a million round trips."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all",
                                 client_id="vigil-loadtest-watchlist",
-                                max_batch_size=BULK_BATCH_BYTES, linger_ms=5)
+                                max_batch_size=BULK_BATCH_BYTES, linger_ms=5,
+                                **aiokafka_security(settings))
     await producer.start()
     ends: dict[int, int] = {}
     try:
@@ -122,15 +125,15 @@ async def _timed_phase(d: Deployment, plans: list[StreamPlan], cfg: BenchConfig,
     up and the expected hits to arrive."""
     producer = AIOKafkaProducer(bootstrap_servers=d.bootstrap, acks="all",
                                 max_request_size=16 << 20, client_id="vigil-loadtest-bench",
-                                **aiokafka_producer_kwargs(one))
-    hits = HitReader(d.bootstrap, d.topics.hits, d.settings.kafka.fetch_max_wait_ms)
+                                **aiokafka_producer_kwargs(one), **aiokafka_security(d.settings))
+    hits = HitReader(d.bootstrap, d.topics.hits, d.settings.kafka.fetch_max_wait_ms, d.settings)
     await producer.start()
     await hits.start()
     samples: list[Sample] = []
     progress = ProgressLine()
     assert d.worker is not None
     group_lag = GroupLag(d.bootstrap, app_id(d.settings),
-                         [d.topics.resolve(s.name) for s in INPUT_STREAMS])
+                         [d.topics.resolve(s.name) for s in INPUT_STREAMS], d.settings)
     workers = _Workers([(d.worker.pid, d.base_url)], group_lag)
     started = wall_ms() + SAMPLE_EVERY_S * 1000
 
@@ -204,7 +207,7 @@ def _wait_watchlist_audited(d: Deployment, ends: dict[int, int], timeout_s: floa
     waits for it. The ends are the writer's own acks: ListOffsets is wrong on the embedded
     broker for a topic written in batches (streams/readto.py).
     """
-    lag = GroupLag(d.bootstrap, app_id(d.settings), [d.topics.watchlist])
+    lag = GroupLag(d.bootstrap, app_id(d.settings), [d.topics.watchlist], d.settings)
     tp_ends = {TopicPartition(d.topics.watchlist, p): end for p, end in ends.items()}
     deadline = time.monotonic() + timeout_s
     try:
@@ -252,7 +255,7 @@ def run_bench(settings: Settings, cfg: BenchConfig, run_dir: Path) -> Measuremen
             one = needs_one_record_per_batch(d.settings, bootstrap)
             loaded = time.monotonic()
             watchlist_ends = asyncio.run(_load_watchlist(bootstrap, d.topics.watchlist,
-                                                         gen.commands))
+                                                         gen.commands, d.settings))
             if cfg.baseline_records:
                 watched = [(c["id_type"], c["key"], c["entry_id"]) for c in gen.commands
                            if c["subject_type"] == "device"]

@@ -22,6 +22,7 @@ from schemas.clock import now_ms
 from schemas.json import dumps
 from streams.brokercheck import aiokafka_producer_kwargs
 from streams.clients import needs_one_record_per_batch
+from streams.security import aiokafka_security
 
 # Records/s and records per message. Modest: a fault run restarts or rebalances workers,
 # and each time what was not committed is read again.
@@ -34,7 +35,7 @@ async def _send(d: Deployment, plans: list[StreamPlan], duration_s: float) -> li
     one = needs_one_record_per_batch(d.settings, d.bootstrap)
     producer = AIOKafkaProducer(bootstrap_servers=d.bootstrap, acks="all",
                                 client_id="vigil-loadtest-checked",
-                                **aiokafka_producer_kwargs(one))
+                                **aiokafka_producer_kwargs(one), **aiokafka_security(d.settings))
     await producer.start()
     try:
         return list(await asyncio.gather(*(send_plan(producer, d.topics, p, duration_s)

@@ -27,6 +27,7 @@ from streams.broker import EmbeddedBroker, free_port, terminate_pid
 from streams.brokercheck import kafka_python_producer_kwargs
 from streams.clients import needs_one_record_per_batch
 from streams.reader import open_sync_reader
+from streams.security import kafka_python_security
 from streams.topics import ensure_topics, topic_names
 
 READY_TIMEOUT_S = 60
@@ -94,7 +95,8 @@ class Deployment:
         return KafkaProducer(
             bootstrap_servers=self.bootstrap, acks="all",
             **kafka_python_producer_kwargs(
-                needs_one_record_per_batch(self.settings, self.bootstrap)))
+                needs_one_record_per_batch(self.settings, self.bootstrap)),
+            **kafka_python_security(self.settings))
 
     def renew_producer(self) -> None:
         """Start over with a new producer (its idempotent-producer id died with the broker)."""
@@ -207,7 +209,7 @@ class Deployment:
                    timeout_s: float = 10.0) -> list[Any]:
         """Read a topic from its beginning (JSON values) until `done(values)` or the timeout."""
         consumer, tps = open_sync_reader(self.bootstrap, [getattr(self.topics, short)],
-                                         client_id="vigil-loadtest-read")
+                                         client_id="vigil-loadtest-read", settings=self.settings)
         try:
             consumer.seek_to_beginning(*tps)
             values: list[Any] = []

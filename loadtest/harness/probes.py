@@ -15,9 +15,11 @@ from kafka import KafkaConsumer
 from kafka.admin import KafkaAdminClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from config.settings import Settings
 from schemas.json import loads
 from streams.reader import open_reader
 from streams.readto import FetchedEnds, current_ends
+from streams.security import kafka_python_security
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 _PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -53,6 +55,7 @@ class HitReader:
     bootstrap: str
     topic: str
     fetch_max_wait_ms: int
+    settings: Settings | None = None  # how it connects (TLS, SASL); None: PLAINTEXT
     seen: list[HitSeen] = field(default_factory=list)
     _consumer: AIOKafkaConsumer | None = None
     _task: asyncio.Task | None = None
@@ -61,7 +64,7 @@ class HitReader:
     async def _open(self) -> tuple[AIOKafkaConsumer, list[TopicPartition]]:
         """Return a started consumer of every partition of the topic, and the partitions."""
         return await open_reader(self.bootstrap, [self.topic], client_id="vigil-loadtest-hits",
-                                 fetch_max_wait_ms=self.fetch_max_wait_ms)
+                                 fetch_max_wait_ms=self.fetch_max_wait_ms, settings=self.settings)
 
     async def start(self) -> None:
         """Fix the start position (so no later hit is skipped) and begin reading."""
@@ -161,11 +164,14 @@ def process_sample(pid: int) -> ProcessSample | None:
 class GroupLag:
     """Messages a consumer group has yet to commit on some topics (end offset - committed)."""
 
-    def __init__(self, bootstrap: str, group: str, topics: list[str]) -> None:
+    def __init__(self, bootstrap: str, group: str, topics: list[str],
+                 settings: Settings | None = None) -> None:
         self.group = group
         self.topics = topics
-        self._admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="vigil-loadtest")
-        self._consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
+        security = kafka_python_security(settings)
+        self._admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="vigil-loadtest",
+                                       **security)
+        self._consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, **security,
                                        client_id="vigil-loadtest-lag")
 
     def messages(self, ends: dict[TopicPartition, int] | None = None) -> int | None:

@@ -30,6 +30,7 @@ from loadtest.replay.recording import (
 from streams.brokercheck import aiokafka_producer_kwargs
 from streams.clients import needs_one_record_per_batch
 from streams.reader import open_reader
+from streams.security import aiokafka_security
 from streams.topics import TopicNames, app_id, ensure_topics, topic_names
 from tables.inputs import INPUT_STREAMS
 
@@ -55,12 +56,13 @@ class Totals:
 
 async def record(bootstrap: str, topics: TopicNames, path: Path, *, shorts: tuple[str, ...],
                  duration_s: float, idle_s: float, from_beginning: bool, fetch_max_wait_ms: int,
-                 progress: ProgressLine | None = None) -> Totals:
+                 progress: ProgressLine | None = None, settings: Settings | None = None
+                 ) -> Totals:
     """Write the messages arriving on the `shorts` topics to `path` until `duration_s` has
     passed or nothing arrived for `idle_s` (0 disables either)."""
     by_name = {topics.resolve(s): s for s in shorts}
     consumer, tps = await open_reader(bootstrap, list(by_name), client_id="vigil-loadtest-record",
-                                      fetch_max_wait_ms=fetch_max_wait_ms,
+                                      fetch_max_wait_ms=fetch_max_wait_ms, settings=settings,
                                       max_partition_fetch_bytes=MAX_MESSAGE_BYTES)
     try:
         if from_beginning:
@@ -113,10 +115,11 @@ async def replay(settings: Settings, bootstrap: str, path: Path, *, speed: float
     one = needs_one_record_per_batch(settings, bootstrap)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all",
                                 max_request_size=MAX_MESSAGE_BYTES,
-                                client_id="vigil-loadtest-replay", **aiokafka_producer_kwargs(one))
-    hits = HitReader(bootstrap, topics.hits, settings.kafka.fetch_max_wait_ms)
+                                client_id="vigil-loadtest-replay", **aiokafka_producer_kwargs(one),
+                                **aiokafka_security(settings))
+    hits = HitReader(bootstrap, topics.hits, settings.kafka.fetch_max_wait_ms, settings)
     lag = GroupLag(bootstrap, app_id(settings),
-                   [topics.resolve(s) for s in MATCHED_TOPICS])
+                   [topics.resolve(s) for s in MATCHED_TOPICS], settings)
     await producer.start()
     await hits.start()
     lag_now: list[int | None] = [None]
