@@ -27,6 +27,7 @@ from streams.broker import EmbeddedBroker, free_port, port_open, resolve_bootstr
 from streams.brokercheck import aiokafka_producer_kwargs
 from streams.clients import needs_one_record_per_batch
 from streams.reader import open_reader
+from streams.security import aiokafka_security
 from streams.topics import ensure_topics, topic_names
 
 # The port the shipped scrape config (config/prometheus/prometheus.yml) points at.
@@ -94,10 +95,10 @@ async def _stream(settings: Settings, bootstrap: str, rate: float, duration: flo
     topics = topic_names(settings)
     one = needs_one_record_per_batch(settings, bootstrap)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all",
-                                **aiokafka_producer_kwargs(one))
+                                **aiokafka_producer_kwargs(one), **aiokafka_security(settings))
     hits, hit_partitions = await open_reader(
         bootstrap, [topics.hits], client_id="vigil-demo-hits", auto_offset_reset="latest",
-        fetch_max_wait_ms=settings.kafka.fetch_max_wait_ms)
+        fetch_max_wait_ms=settings.kafka.fetch_max_wait_ms, settings=settings)
     await producer.start()
     for tp in hit_partitions:  # fix "latest" now, so no hit from here on is skipped
         await hits.position(tp)
