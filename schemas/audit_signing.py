@@ -160,14 +160,19 @@ class ProducerSigning:
     checkpoints: int  # checkpoints that verified
     proven: int  # events covered by the newest checkpoint that verified (seq 0..proven-1)
     unsigned: int  # events after the newest checkpoint that verified (all, with none)
+    failed: int = 0  # checkpoints that did not verify
 
     def line(self) -> str:
         """Return one line for the operator."""
         if not self.checkpoints:
             return (f"unsigned: producer {self.producer}: {self.events} events, no checkpoint "
                     f"that verifies: none of them is proven")
-        tail = (f"; the {self.unsigned} newer events are not signed yet" if self.unsigned
-                else "")
+        tail = ""
+        if self.failed:
+            tail = (f"; {self.failed} checkpoints fail: the {self.unsigned} events after the "
+                    f"newest that verifies are not proven")
+        elif self.unsigned:
+            tail = f"; the {self.unsigned} newer events are not signed yet"
         return (f"signed: producer {self.producer}: {self.events} events, {self.checkpoints} "
                 f"checkpoints verify, seq 0..{self.proven - 1} proven{tail}")
 
@@ -250,7 +255,7 @@ def _check_producer(producer: str, by_seq: dict[int, tuple[str, dict]],
                     expected: int | None) -> tuple[ProducerSigning, list[ChainFault], int]:
     seqs = sorted(by_seq)
     faults: list[ChainFault] = []
-    unchecked = good = proven = 0
+    unchecked = good = proven = failed = 0
     last_good_seq = -1
     run = 0  # events since the last checkpoint
     rewritten: list[tuple[str, str]] = []  # checkpoints whose signed head the chain lost
@@ -272,8 +277,10 @@ def _check_producer(producer: str, by_seq: dict[int, tuple[str, dict]],
         if problem is None:
             good, proven, last_good_seq = good + 1, event["count"], seq
         elif "were rewritten" in problem:
+            failed += 1
             rewritten.append((where, problem))
         else:
+            failed += 1
             faults.append(ChainFault(where, problem))
     if rewritten:  # each later checkpoint's head commits to the first rewrite too
         where, problem = rewritten[0]
@@ -290,7 +297,7 @@ def _check_producer(producer: str, by_seq: dict[int, tuple[str, dict]],
                 f"covers {proven}): checkpoints were removed; events from seq {proven} on are "
                 f"unproven")))
     unsigned = sum(1 for s in seqs if s > last_good_seq)
-    return ProducerSigning(producer, len(seqs), good, proven, unsigned), faults, unchecked
+    return ProducerSigning(producer, len(seqs), good, proven, unsigned, failed), faults, unchecked
 
 
 def verify_checkpoints(events: Iterable[tuple[str, Any]],

@@ -107,6 +107,9 @@ def test_an_edit_with_the_chain_recomputed_is_named_by_the_next_checkpoint() -> 
     assert fault.problem.startswith(
         "events seq 6..10 of w1 (line 7 to line 11) were rewritten after they were signed")
     assert "(and 1 later checkpoints do not match either)" in fault.problem
+    assert report.lines()[1].endswith(
+        "seq 0..4 proven; 2 checkpoints fail: the 12 events after the newest that verifies "
+        "are not proven")
 
 
 def test_removing_events_before_a_checkpoint_is_counted() -> None:
