@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ssl
 import sys
 from typing import Any
 
@@ -16,7 +17,12 @@ def cmd_subscribe(settings: Settings, args: argparse.Namespace) -> int:
     from web.client import StreamRefused, follow_hits, format_hit
 
     w = settings.worker
-    url = args.url or f"http://{w.web_host}:{w.web_port}"
+    # The worker serves HTTPS only once it has a certificate (worker.tls_cert_file).
+    scheme = "https" if w.tls_cert_file else "http"
+    url = args.url or f"{scheme}://{w.web_host}:{w.web_port}"
+    if args.cafile and not url.startswith("https://"):
+        print(f"subscribe: --cafile is for an https:// URL, not {url}", file=sys.stderr)
+        return 2
     colour = args.colour == "always" or (args.colour == "auto" and sys.stdout.isatty())
     shown = 0
 
@@ -33,7 +39,11 @@ def cmd_subscribe(settings: Settings, args: argparse.Namespace) -> int:
         print(f"subscribe: {text}", file=sys.stderr)
 
     try:
-        follow_hits(url, args.token, on_hit, on_notice)
+        follow_hits(url, args.token, on_hit, on_notice, cafile=args.cafile)
+    # --cafile unreadable, or the worker's certificate not verified by it: no retry helps.
+    except (ssl.SSLError, FileNotFoundError, PermissionError) as exc:
+        print(f"subscribe: TLS: {exc}", file=sys.stderr)
+        return 2
     except StreamRefused as exc:
         print(f"subscribe: refused: {exc}", file=sys.stderr)
         return 1
@@ -56,7 +66,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     """Add `subscribe` and `token` to the `vigil` parser."""
     s = sub.add_parser("subscribe", help="print the hits a token may see, as they arrive")
     s.add_argument("--token", required=True, help="bearer token of a subscriber")
-    s.add_argument("--url", help="worker URL (default: this config's web host and port)")
+    s.add_argument("--url", help="worker URL (default: this config's web host and port, "
+                   "https when worker.tls_cert_file is set)")
+    s.add_argument("--cafile", metavar="FILE",
+                   help="PEM CA certificates that verify an https worker (default: the system's)")
     s.add_argument("--colour", choices=["auto", "always", "never"], default="auto")
     s.add_argument("--json", action="store_true", help="print each hit as its JSON")
     s.add_argument("--max", type=int, default=0, help="stop after this many hits")

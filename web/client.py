@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import ssl
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -29,9 +30,15 @@ class HitStreamConnection:
     """One open `GET /v1/hits/stream`; iterate it for events, `close()` it to drop it."""
 
     def __init__(self, base_url: str, token: str | None, last_event_id: str | None = None,
-                 timeout_s: float = 30.0) -> None:
+                 timeout_s: float = 30.0, context: ssl.SSLContext | None = None) -> None:
         url = urlsplit(base_url)
-        self.conn = http.client.HTTPConnection(url.hostname, url.port or 80, timeout=timeout_s)
+        if url.scheme == "https":  # verified: `context`, else the system's CAs
+            self.conn: http.client.HTTPConnection = http.client.HTTPSConnection(
+                url.hostname, url.port or 443, timeout=timeout_s,
+                context=context or ssl.create_default_context())
+        else:
+            self.conn = http.client.HTTPConnection(url.hostname, url.port or 80,
+                                                   timeout=timeout_s)
         headers = {"Accept": "text/event-stream"}
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
@@ -68,13 +75,19 @@ def format_hit(hit: dict[str, Any], now_ms: int, colour: bool) -> str:
 
 
 def follow_hits(base_url: str, token: str, on_hit: Callable[[dict[str, Any]], bool],
-                on_notice: Callable[[str], None], retry_s: float = 1.0) -> None:
+                on_notice: Callable[[str], None], retry_s: float = 1.0,
+                cafile: str | None = None) -> None:
     """Call `on_hit` for every hit, reconnecting with Last-Event-ID after drops, until
-    `on_hit` returns False. A refused token ends it with StreamRefused."""
+    `on_hit` returns False. A refused token ends it with StreamRefused. An https URL's
+    certificate is verified against `cafile` (else the system's CAs); an unreadable
+    `cafile` or a certificate that fails verification ends it with that OSError."""
     last_id: str | None = None
+    context = ssl.create_default_context(cafile=cafile) if cafile else None
     while True:
         try:
-            stream = HitStreamConnection(base_url, token, last_id)
+            stream = HitStreamConnection(base_url, token, last_id, context=context)
+        except ssl.SSLCertVerificationError:
+            raise  # retrying cannot help
         except (OSError, http.client.HTTPException) as exc:
             on_notice(f"cannot connect ({exc}); retrying")
             time.sleep(retry_s)
