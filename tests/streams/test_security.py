@@ -13,6 +13,7 @@ import ast
 import asyncio
 import contextlib
 import inspect
+import re
 import ssl
 from pathlib import Path
 from types import SimpleNamespace
@@ -154,7 +155,7 @@ def test_settings_that_disagree_or_files_that_cannot_be_read_are_refused(
         kafka: dict[str, str], named: str) -> None:
     s = kafka_settings(**kafka)
     for build in (aiokafka_security, kafka_python_security, faust_credentials):
-        with pytest.raises(SettingsError, match=named):
+        with pytest.raises(SettingsError, match=re.escape(named)):
             build(s)
 
 
@@ -164,6 +165,28 @@ def test_the_options_are_ones_every_client_library_takes(pki: Pki) -> None:
         assert set(aiokafka_security(s)) <= set(inspect.signature(cls).parameters), cls
     for cls in (KafkaConsumer, KafkaProducer, KafkaAdminClient):
         assert set(kafka_python_security(s)) <= set(cls.DEFAULT_CONFIG), cls
+
+
+def test_the_worker_https_context(pki: Pki) -> None:
+    from agents.app import web_ssl_context
+
+    def worker(**env: str) -> Any:
+        return load_settings(env={f"VIGIL_WORKER_{k.upper()}": v for k, v in env.items()}).worker
+
+    assert web_ssl_context(worker()) is None
+    context = web_ssl_context(worker(tls_cert_file=str(pki.server_cert),
+                                     tls_key_file=str(pki.server_key)))
+    assert isinstance(context, ssl.SSLContext)
+    s = load_settings(env={"VIGIL_WORKER_TLS_CERT_FILE": str(pki.server_cert),
+                           "VIGIL_WORKER_TLS_KEY_FILE": str(pki.server_key)})
+    assert isinstance(_faust_conf(s)["web_ssl_context"], ssl.SSLContext)
+    with pytest.raises(SettingsError, match=r"worker\.tls_key_file"):
+        web_ssl_context(worker(tls_key_file=str(pki.server_key)))
+    with pytest.raises(SettingsError, match=r"worker\.tls_cert_file"):
+        web_ssl_context(worker(tls_cert_file="/nonexistent/cert.pem"))
+    with pytest.raises(SettingsError, match=r"worker\.tls_cert_file"):  # a key that does not fit
+        web_ssl_context(worker(tls_cert_file=str(pki.server_cert),
+                               tls_key_file=str(pki.client_key)))
 
 
 # -- every client gets them -----------------------------------------------------------------
