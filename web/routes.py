@@ -117,7 +117,7 @@ def register_web(app: faust.App, ctx: WorkerContext) -> None:
     a = ctx.settings.access
     access = AccessControl(a.subscribers_file)
     fanout = HitFanout(ctx.bootstrap, ctx.topics.hits, ctx.settings.kafka.fetch_max_wait_ms,
-                       a.recent_hits, ctx.metrics.subscriber_drops)
+                       a.recent_hits, ctx.metrics.subscriber_drops, settings=ctx.settings)
     m = ctx.metrics
     watchlist_topic = app.topic(ctx.topics.watchlist, key_type=bytes, value_type=bytes,
                                 key_serializer="raw", value_serializer="raw")
