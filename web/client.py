@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from schemas.json import loads
 from web.sse import Event, parse_events
+from web.terminal import safe_text
 
 # ANSI colours by priority (1 is the highest).
 PRIORITY_COLOURS = {1: "\x1b[1;31m", 2: "\x1b[33m", 3: "\x1b[36m"}
@@ -71,6 +72,8 @@ def format_hit(hit: dict[str, Any], now_ms: int, colour: bool) -> str:
     line = (f"P{hit['priority']} {hit['list']:<20} at {hit['location_id']:<12} "
             f"{hit['entry_id']:<16} observed {observed}Z ({age_s:.1f} s ago) "
             f"{observed_what} [{hit['hit_id']}]")
+    # Whatever the hit holds, no control character reaches the terminal raw.
+    line = safe_text(line)
     return f"{PRIORITY_COLOURS.get(hit['priority'], '')}{line}{RESET}" if colour else line
 
 

@@ -20,3 +20,13 @@ def test_a_hit_line_names_list_location_entry_and_age() -> None:
 def test_colour_follows_priority() -> None:
     line = format_hit({**HIT, "priority": 3}, 1_795_000_000_000, colour=True)
     assert line.startswith(PRIORITY_COLOURS[3]) and line.endswith(RESET)
+
+
+def test_control_characters_in_a_hit_never_reach_the_terminal_raw() -> None:
+    hostile = {**HIT, "location_id": "S-\x1b]0;owned\x07\x1b[2J", "entry_id": "W-\u202e1",
+               "list": "l\x7f\x9b", "observed": {"plate": "AB\u2028C"}, "hit_id": "h-\x85"}
+    for colour in (False, True):
+        line = format_hit(hostile, 1_795_000_002_500, colour=colour)
+        body = line.removeprefix(PRIORITY_COLOURS[1]).removesuffix(RESET) if colour else line
+        assert not any(c in body for c in "\x1b\x07\x7f\x9b\x85\u2028\u202e"), body
+        assert "S-\\x1b]0;owned\\x07\\x1b[2J" in body
