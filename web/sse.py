@@ -7,6 +7,7 @@ Resuming from it reads each partition from that offset, so nothing is skipped or
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -18,14 +19,37 @@ def encode_position(position: Position) -> str:
     return ",".join(f"{p}:{o}" for p, o in sorted(position.items()))
 
 
+# At most this many partitions in an event id, and 19 ASCII digits per number (an int64).
+MAX_PARTITIONS = 1024
+MAX_NUMBER = 2**63 - 1
+_PAIR = re.compile(r"([0-9]{1,19}):([0-9]{1,19})", re.ASCII)
+MAX_EVENT_ID_CHARS = MAX_PARTITIONS * 40
+
+
+class BadEventId(ValueError):
+    """Not an event id of the hit stream; the message is fixed and echoes nothing."""
+
+    def __init__(self) -> None:
+        super().__init__("not a hit stream event id")
+
+
 def decode_position(event_id: str) -> Position:
-    """Parse an event id; raise ValueError if it is not one."""
+    """Parse an event id; raise BadEventId if it is not one: pairs of ASCII digits
+    (at most 19 each, within int64), at most MAX_PARTITIONS of them, no partition twice."""
+    if len(event_id) > MAX_EVENT_ID_CHARS:
+        raise BadEventId
+    pairs = event_id.split(",")
+    if len(pairs) > MAX_PARTITIONS:
+        raise BadEventId
     position: Position = {}
-    for pair in event_id.strip().split(","):
-        p, sep, o = pair.partition(":")
-        if not sep or not p.isdigit() or not o.isdigit() or int(p) in position:
-            raise ValueError(f"not a hit stream event id: {event_id[:100]!r}")
-        position[int(p)] = int(o)
+    for pair in pairs:
+        m = _PAIR.fullmatch(pair)
+        if m is None:
+            raise BadEventId
+        p, o = int(m[1]), int(m[2])
+        if p in position or p > MAX_NUMBER or o > MAX_NUMBER:
+            raise BadEventId
+        position[p] = o
     return position
 
 
