@@ -6,6 +6,7 @@ it never records (tokens, and nothing of a record that matched no entry).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from schemas.hits import Hit
@@ -52,12 +53,15 @@ def expiry_event(entry: WatchlistEntry, at_ms: int) -> Event:
             "audit_id": f"expiry:{entry.entry_id}:{entry.expires_at}"}
 
 
-def http_refusal_event(*, status: int, reason: str, detail: str, method: str, path: str,
-                       remote: str | None, subscriber: str | None, at_ms: int) -> Event:
-    """Return the audit event of a refused HTTP request (the token itself is never recorded)."""
-    return {"type": "request_refused", "at": at_ms, "channel": "http", "status": status,
-            "reason": reason, "detail": detail, "method": method, "path": path,
-            "remote": remote, "subscriber": subscriber}
+def refusal_summary_event(*, remote: str, reason: str, status: int, count: int,
+                          first_at: int, last_at: int, sample: dict[str, Any],
+                          at_ms: int) -> Event:
+    """Return the audit event of the HTTP requests from `remote` refused for `reason` in one
+    interval: how many, when, and the first as a `sample` (method, path, detail, subscriber,
+    each cut short by the caller). Tokens are never recorded."""
+    return {"type": "requests_refused", "at": at_ms, "channel": "http", "remote": remote,
+            "reason": reason, "status": status, "count": count, "first_at": first_at,
+            "last_at": last_at, "sample": sample}
 
 
 def ack_event(hit: Hit, subscriber: str, at_ms: int) -> Event:
@@ -75,8 +79,9 @@ def edit_request_event(*, subscriber: str, op: str, entry_id: str,
             "after": after}
 
 
-def hit_delivered_event(hit: Hit, subscriber: str, at_ms: int) -> Event:
-    """Return the audit event of a hit written to a subscriber's stream."""
-    return {"type": "hit_delivered", "at": at_ms, "subscriber": subscriber,
-            "hit_id": hit.hit_id, "entry_id": hit.entry_id, "list": hit.list,
-            "priority": hit.priority}
+def hits_delivered_event(hits: Sequence[Hit], subscriber: str, at_ms: int) -> Event:
+    """Return the audit event of one write of `hits` to a subscriber's stream: their ids in
+    the order written, and the lists they are on."""
+    return {"type": "hits_delivered", "at": at_ms, "subscriber": subscriber,
+            "count": len(hits), "hit_ids": [h.hit_id for h in hits],
+            "lists": sorted({h.list for h in hits})}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -81,6 +82,22 @@ def deployment(deployment_factory, tmp_path: Path) -> Deployment:
                          "expires_at": now_ms() + 30 * DAY_MS}, key="W-C")
     d.start_worker()
     return d
+
+
+def test_console_is_served_with_a_strict_policy(deployment: Deployment) -> None:
+    for path, kind in (("/console", "text/html"), ("/console.js", "text/javascript"),
+                       ("/console.css", "text/css")):
+        with urllib.request.urlopen(deployment.base_url + path, timeout=5) as resp:
+            headers, body = resp.headers, resp.read()
+        assert headers["Content-Type"].startswith(kind)
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert headers["X-Frame-Options"] == "DENY"
+        csp = dict(d.strip().split(" ", 1) for d in headers["Content-Security-Policy"].split(";"))
+        assert csp["script-src"] == "'self'" and csp["style-src"] == "'self'"
+        assert csp["frame-ancestors"] == "'none'" and csp["default-src"] == "'none'"
+        if kind == "text/html":  # nothing inline for the policy to allow
+            assert b"<script>" not in body and b"<style>" not in body
+            assert not re.search(rb"\son[a-z]+\s*=", body, re.IGNORECASE)  # no onclick=
 
 
 def test_console_shows_a_hit_within_two_seconds_and_acknowledges_it(

@@ -1,0 +1,116 @@
+"use strict";
+// Hits arrive over fetch() rather than EventSource, because EventSource cannot send the
+// Authorization header. The last event id is kept, so a reconnect resumes exactly there.
+const state = { token: null, lastId: null, seen: new Set(), controller: null };
+const statusEl = document.getElementById("status");
+const hitsEl = document.getElementById("hits");
+
+function setStatus(text) { statusEl.textContent = text; }
+
+function since(ts) {
+  const s = Math.max(0, Math.round((Date.now() - ts) / 1000));
+  return s < 60 ? `${s} s` : s < 3600 ? `${Math.floor(s / 60)} min` : `${Math.floor(s / 3600)} h`;
+}
+
+function cell(row, text) { const td = row.insertCell(); td.textContent = text; return td; }
+
+function showHit(hit) {
+  if (state.seen.has(hit.hit_id)) return;  // a replay after a crash repeats hit ids
+  state.seen.add(hit.hit_id);
+  const row = hitsEl.insertRow(0);
+  row.className = `hit p${hit.priority}`;
+  row.dataset.hitId = hit.hit_id;
+  row.dataset.observed = hit.observed_ts;
+  cell(row, `P${hit.priority}`);
+  cell(row, hit.list);
+  cell(row, hit.location_id);
+  cell(row, hit.entry_id);
+  cell(row, new Date(hit.observed_ts).toLocaleTimeString());
+  cell(row, since(hit.observed_ts)).className = "since";
+  const button = document.createElement("button");
+  button.textContent = "acknowledge";
+  button.className = "ack";
+  button.onclick = () => acknowledge(hit.hit_id, row, button);
+  row.insertCell().appendChild(button);
+}
+
+async function acknowledge(hitId, row, button) {
+  button.disabled = true;
+  const resp = await fetch(`/v1/hits/${encodeURIComponent(hitId)}/ack`, {
+    method: "POST", headers: { Authorization: `Bearer ${state.token}` } });
+  if (resp.ok) { row.classList.add("acked"); button.textContent = "acknowledged"; }
+  else { button.disabled = false; setStatus(`ack refused (${resp.status})`); }
+}
+
+function handle(block) {
+  let name = "message", data = [], id = null;
+  for (const line of block.split("\n")) {
+    if (line.startsWith(":")) continue;
+    const i = line.indexOf(":");
+    const field = i < 0 ? line : line.slice(0, i);
+    const value = i < 0 ? "" : line.slice(i + 1).replace(/^ /, "");
+    if (field === "event") name = value;
+    else if (field === "data") data.push(value);
+    else if (field === "id") id = value;
+  }
+  if (name === "hit") { showHit(JSON.parse(data.join("\n"))); state.lastId = id; }
+  else if (name === "lagged") setStatus("fell behind: resuming");
+}
+
+async function streamOnce() {
+  const headers = { Authorization: `Bearer ${state.token}` };
+  if (state.lastId) headers["Last-Event-ID"] = state.lastId;
+  state.controller = new AbortController();
+  const resp = await fetch("/v1/hits/stream", { headers, signal: state.controller.signal });
+  if (resp.status === 401 || resp.status === 403) {
+    setStatus(`refused (${resp.status})`);
+    return false;
+  }
+  if (resp.status === 429) {  // too many streams or refusals: wait as long as told
+    const wait = Number(resp.headers.get("Retry-After")) || 5;
+    setStatus(`busy (429): retrying in ${wait} s`);
+    await new Promise((r) => setTimeout(r, wait * 1000));
+    return true;
+  }
+  if (!resp.ok) throw new Error(`HTTP ${resp.status}`);
+  setStatus("connected");
+  const reader = resp.body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return true;
+    buffer += decoder.decode(value, { stream: true });
+    let end;
+    while ((end = buffer.indexOf("\n\n")) >= 0) {
+      handle(buffer.slice(0, end));
+      buffer = buffer.slice(end + 2);
+    }
+  }
+}
+
+async function watch() {
+  for (;;) {
+    try {
+      if (!(await streamOnce())) return;
+      setStatus("stream ended: reconnecting");
+    } catch (err) {
+      setStatus("connection lost: reconnecting");
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+document.getElementById("login").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  if (state.controller) state.controller.abort();
+  state.token = document.getElementById("token").value.trim();
+  state.lastId = null;
+  watch();
+});
+
+setInterval(() => {
+  for (const row of hitsEl.rows) {
+    row.querySelector(".since").textContent = since(Number(row.dataset.observed));
+  }
+}, 1000);
