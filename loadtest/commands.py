@@ -32,6 +32,24 @@ def cmd_startup(settings: Settings, args: argparse.Namespace) -> int:
     return run(settings, args)
 
 
+def _count(text: str) -> int:
+    """A positive whole number, written plainly or as `2e6`."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text}") from None
+    if value < 1 or value != int(value):
+        raise argparse.ArgumentTypeError(f"not a positive whole number: {text}")
+    return int(value)
+
+
+def cmd_watchlist_bench(settings: Settings, args: argparse.Namespace) -> int:
+    """Measure a large watchlist against one worker (issue 19)."""
+    from loadtest.bench.watchlist_bench import run
+
+    return run(settings, args)
+
+
 def cmd_record(settings: Settings, args: argparse.Namespace) -> int:
     """Record the input topics to a file."""
     from loadtest.replay.replay import record
@@ -136,6 +154,17 @@ def register(commands: argparse._SubParsersAction) -> None:
     st.add_argument("--sightings", type=int, default=20, help="latency samples per run")
     st.add_argument("--json", metavar="PATH", help="write the figures as JSON")
     st.set_defaults(func=cmd_startup)
+    wb = loadtest_commands.add_parser(
+        "watchlist-bench", help="a large watchlist against one worker: memory, read, "
+                                "start-up, bulk load under traffic (issue 19)")
+    wb.add_argument("--entries", type=_count, required=True,
+                    help="entries on the watchlist (2e6 = 2,000,000)")
+    wb.add_argument("--bulk", type=_count,
+                    help="commands of the bulk load (default: min(entries, 10^6))")
+    wb.add_argument("--rate", type=float, help="sensing records/s during the bulk load "
+                                               "(default 10,000)")
+    wb.add_argument("--json", metavar="PATH", help="write the figures as JSON")
+    wb.set_defaults(func=cmd_watchlist_bench)
     ib = loadtest_commands.add_parser("index-bench",
                                       help="watchlist index micro-benchmark vs a Python set")
     index_bench.add_arguments(ib)
