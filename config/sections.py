@@ -257,8 +257,8 @@ class AccessSettings(Section):
     refusals_per_minute: int = setting(
         60, lambda v: 1 <= v <= 1_000_000, "an integer 1-1000000",
         "Refused or unauthenticated requests one remote address may make per minute "
-        "(a token bucket refilled at this rate); past it the answer is 429 and nothing more "
-        "is audited for that address until the bucket refills.")
+        "(a token bucket refilled at this rate); past it the answer is 429, counted in that "
+        "address's `rate_limited` audit summary, until the bucket refills.")
     refusal_burst: int = setting(
         20, lambda v: 1 <= v <= 1_000_000, "an integer 1-1000000",
         "Refused requests one remote address may make at once before refusals_per_minute "
