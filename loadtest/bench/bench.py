@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
-from kafka import TopicPartition
 from kafka.errors import KafkaError
 
 from config.settings import Settings
@@ -31,6 +30,7 @@ from loadtest.harness.probes import (
     HitReader,
     HitSeen,
     process_sample,
+    wait_committed,
     wall_ms,
     worker_counters,
 )
@@ -207,17 +207,8 @@ def _wait_watchlist_audited(d: Deployment, ends: dict[int, int], timeout_s: floa
     waits for it. The ends are the writer's own acks: ListOffsets is wrong on the embedded
     broker for a topic written in batches (streams/readto.py).
     """
-    lag = GroupLag(d.bootstrap, app_id(d.settings), [d.topics.watchlist], d.settings)
-    tp_ends = {TopicPartition(d.topics.watchlist, p): end for p, end in ends.items()}
-    deadline = time.monotonic() + timeout_s
-    try:
-        while (left := lag.messages(tp_ends)) is None or left > 0:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"watchlist audit not done after {timeout_s:.0f} s "
-                                   f"({left} commands left)")
-            time.sleep(SAMPLE_EVERY_S)
-    finally:
-        lag.close()
+    wait_committed(d.bootstrap, app_id(d.settings), d.topics.watchlist, ends, d.settings,
+                   timeout_s, SAMPLE_EVERY_S)
 
 
 def _caught_up(sent: list[StreamSent], sample: Sample) -> bool:

@@ -31,7 +31,7 @@ from loadtest.bench.watchlist_bench_figures import (
 )
 from loadtest.harness.deployment import Deployment
 from loadtest.harness.periodic import Periodic
-from loadtest.harness.probes import GroupLag
+from loadtest.harness.probes import wait_committed
 from loadtest.harness.progress import ProgressLine, bar
 from loadtest.traffic.groundtruth import ExpectedHit, planted_hits
 from loadtest.traffic.traffic import TrafficGenerator
@@ -323,14 +323,5 @@ def settled_rss(pid: int) -> int:
 
 def wait_audited(d: Deployment, ends: dict[int, int], timeout_s: float) -> None:
     """Wait until the workers' group has committed the watchlist up to `ends`."""
-    lag = GroupLag(d.bootstrap, app_id(d.settings), [d.topics.watchlist], d.settings)
-    tp_ends = {TopicPartition(d.topics.watchlist, p): end for p, end in ends.items()}
-    deadline = time.monotonic() + timeout_s
-    try:
-        while (left := lag.messages(tp_ends)) is None or left > 0:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"watchlist audit not done after {timeout_s:.0f} s "
-                                   f"({left} commands left)")
-            time.sleep(0.5)
-    finally:
-        lag.close()
+    wait_committed(d.bootstrap, app_id(d.settings), d.topics.watchlist, ends, d.settings,
+                   timeout_s)

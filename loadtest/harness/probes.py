@@ -198,3 +198,21 @@ class GroupLag:
         """Close the clients."""
         self._admin.close()
         self._consumer.close()
+
+
+def wait_committed(bootstrap: str, group: str, topic: str, ends: dict[int, int],
+                   settings: Settings | None, timeout_s: float, poll_s: float = 0.5) -> None:
+    """Wait until `group` has committed `topic` up to `ends` (partition: offset after the
+    last message); raise RuntimeError after `timeout_s`. The ends are the caller's (a
+    writer's own acks): ListOffsets is wrong on the embedded broker for batched topics."""
+    lag = GroupLag(bootstrap, group, [topic], settings)
+    tp_ends = {TopicPartition(topic, p): end for p, end in ends.items()}
+    deadline = time.monotonic() + timeout_s
+    try:
+        while (left := lag.messages(tp_ends)) is None or left > 0:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{group} has not committed {topic} after {timeout_s:.0f} s "
+                                   f"({left} messages left)")
+            time.sleep(poll_s)
+    finally:
+        lag.close()
