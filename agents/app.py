@@ -17,6 +17,7 @@ from agents.faults import delivery
 from agents.records import register_record_agents
 from agents.suppression import register_suppression
 from agents.watchlist import register_watchlist
+from agents.watchlist_audit import WatchlistAudit
 from config.sections import WorkerSettings
 from config.settings import SettingsError
 from streams import transport
@@ -59,7 +60,8 @@ def faust_settings(ctx: WorkerSetup) -> dict:
         "datadir": str(Path(s.broker.run_dir) / "faust" / app_id(s)),
         # Faust's producer writes only the audit trail, and its readers take the end from
         # fetch responses (streams/readto.py), so it batches on every broker (BROKER.md
-        # defect 1 is in ListOffsets): a bulk watchlist load audits at batch speed.
+        # defect 1 is in ListOffsets). A bulk watchlist load is audited through a producer
+        # of its own (agents/watchlist_audit.py, streams/batch_writer.py).
         "producer_max_batch_size": FAUST_DEFAULT_MAX_BATCH_SIZE,
         "producer_acks": -1,
         "broker_session_timeout": s.kafka.session_timeout_s,
@@ -118,7 +120,9 @@ def create_app(setup: WorkerSetup) -> tuple[faust.App, WorkerContext]:
         watchlist=Watchlist(s.watchlist.hash_secret.encode("utf-8") or None),
         suppression=Suppression(s.alerts.suppress_seconds * 1000),
     )
-    app.boot_strategy = _before_consumer(register_watchlist(app, ctx))(app)
+    # The watchlist audit has a consumer group of its own, off Faust's consumer.
+    audit = app.service(WatchlistAudit(ctx))
+    app.boot_strategy = _before_consumer(register_watchlist(app, ctx, audit.owned))(app)
     register_suppression(app, ctx)
     register_record_agents(app, ctx)
     register_consumer_lag(app, ctx)

@@ -18,7 +18,7 @@ import logging
 import socket
 import stat
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +94,32 @@ class AuditTrail:
         checkpoint, count = self._seal_checkpoint()
         return Outgoing(_AndCheckpoint(self.topic, checkpoint, lambda: self._acked(count)),
                         None, value)
+
+    def seal_batch(self, events: Iterable[dict[str, Any]]) -> tuple[list[bytes], list[int]]:
+        """Seal `events` in order and return the audit topic's values for them, each
+        checkpoint that came due right after its event, and the counts of those checkpoints:
+        the caller writes the values and, once the broker has them all, calls `acked`."""
+        values: list[bytes] = []
+        checkpoints: list[int] = []
+        types: dict[str, int] = {}
+        seal, every, signing = self.chain.seal_encoded, self._every, self.signer is not None
+        for event in events:
+            kind = event["type"]
+            types[kind] = types.get(kind, 0) + 1
+            values.append(seal(event))
+            self._since += 1
+            if signing and self._since >= every:
+                checkpoint, count = self._seal_checkpoint()
+                values.append(checkpoint)
+                checkpoints.append(count)
+        for kind, n in types.items():
+            self._counter.labels(kind).inc(n)
+        return values, checkpoints
+
+    def acked(self, checkpoints: Iterable[int]) -> None:
+        """Note that the broker has the checkpoints of these counts (from `seal_batch`)."""
+        for count in checkpoints:
+            self._acked(count)
 
     async def write(self, *events: dict[str, Any]) -> None:
         """Seal `events` and wait until the broker has them."""

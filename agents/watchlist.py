@@ -1,18 +1,19 @@
-"""The watchlist on every worker: a global reader that builds the index, and one agent that
-dead-letters and audits each command once.
+"""The watchlist on every worker: a global reader that builds the index, and the expiry
+timer. Each command is dead-lettered and audited once, by agents/watchlist_audit.py.
 
 Every worker reads all partitions of `vigil.watchlist` from the beginning with its own
 consumer outside any group (the GlobalKTable pattern). FAUST-NOTES section 4 measured why
 not Faust's GlobalTable: it does not apply external changelog writes live with the default
 recovery buffer, and its readiness is tied to the assignor. The side effects of a command
 (dead letter, audit event) must happen once per deployment, not once per worker, so they
-belong to a normal group agent instead.
+belong to a consumer group instead (agents/watchlist_audit.py).
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 import faust
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -20,11 +21,11 @@ from mode import Service
 
 from agents.context import WorkerContext
 from agents.gcpauses import freeze_long_lived
-from schemas.audit_events import expiry_event, watchlist_record_event
+from schemas.audit_events import expiry_event
 from schemas.clock import now_ms
-from schemas.rejection import Rejected, encode_deadletter
+from schemas.rejection import Rejected
 from schemas.watchlist import WatchlistDelete, WatchlistEntry, decode_watchlist_command
-from streams.delivery import Outgoing, deliver
+from streams.delivery import deliver
 from streams.reader import open_reader
 from streams.readto import FetchedEnds
 from streams.restarting import keep_running
@@ -66,22 +67,23 @@ def apply_command(ctx: WorkerContext, command: Command | None, key: bytes | None
     return "rejected"
 
 
-async def expire_entries(app: faust.App, ctx: WorkerContext, started_ms: int) -> int:
+async def expire_entries(ctx: WorkerContext, owned_partitions: Callable[[], frozenset[int] | None],
+                         started_ms: int) -> int:
     """Remove expired entries from this worker's index; audit those this worker owns.
 
     Every worker removes every expired entry (each holds them all); the expiry is audited
-    by the worker whose watchlist audit agent owns the entry's partition, so once per
-    deployment. Entries that expired before this worker started were audited by the
-    worker that ran then. Return how many entries were removed.
+    by the worker whose watchlist audit consumer owns the entry's partition
+    (`owned_partitions()`, None while unknown), so once per deployment. Entries that
+    expired before this worker started were audited by the worker that ran then. Return
+    how many entries were removed.
     """
-    if not ctx.watchlist_loaded.is_set() or app.rebalancing:
+    owned = owned_partitions()
+    if not ctx.watchlist_loaded.is_set() or owned is None:
         return 0  # ownership is unknown mid-rebalance: the next tick decides
     now = now_ms()
     due = ctx.watchlist.expired(now)
     if not due:
         return 0
-    owned = {tp.partition for tp in app.consumer.assignment()
-             if tp.topic == ctx.topics.watchlist}
     out = []
     for entry in due:
         ctx.watchlist.delete(entry.entry_id)
@@ -188,36 +190,15 @@ class WatchlistReader(Service):
         await self.wait(self.ctx.watchlist_loaded.wait())
 
 
-def register_watchlist(app: faust.App, ctx: WorkerContext) -> WatchlistReader:
-    """Register the command auditing agent and the expiry timer on `app`; return the global
-    watchlist reader, for the worker to start before its consumer."""
-    topic = app.topic(ctx.topics.watchlist, key_type=bytes, value_type=bytes,
-                      key_serializer="raw", value_serializer="raw")
-    w = ctx.settings.worker
-
+def register_watchlist(app: faust.App, ctx: WorkerContext,
+                       owned_partitions: Callable[[], frozenset[int] | None]) -> WatchlistReader:
+    """Register the expiry timer on `app` (expiries audited for the watchlist partitions
+    `owned_partitions()` names); return the global watchlist reader, for the worker to
+    start before its consumer."""
     started_ms = now_ms()
 
     @app.timer(interval=ctx.settings.watchlist.expiry_check_s)
     async def expire() -> None:
-        await expire_entries(app, ctx, started_ms)
+        await expire_entries(ctx, owned_partitions, started_ms)
 
-    async def audit_commands(stream: faust.StreamT) -> None:
-        async for events in stream.take_events(w.batch_max_messages, within=w.batch_within_s):
-            out = []
-            for event in events:
-                msg = event.message
-                ts_ms = round(msg.timestamp * 1000)
-                command = judge_command(msg.value, msg.key, ts_ms,
-                                        ctx.settings.watchlist.max_ttl_days)
-                source = {"topic": msg.topic, "partition": msg.partition, "offset": msg.offset}
-                event = watchlist_record_event(command, msg.key, source, now_ms())
-                out.append(ctx.audit.entry(event))
-                if isinstance(command, Rejected):
-                    ctx.metrics.rejected.labels("watchlist", command.reason).inc()
-                    out.append(Outgoing(ctx.deadletter_topic, msg.topic.encode(),
-                                        encode_deadletter(command, msg.value, msg.topic,
-                                                          msg.partition, msg.offset)))
-            await deliver(out, w.send_retries)
-
-    app.agent(topic, name="vigil.watchlist.audit")(audit_commands)
     return WatchlistReader(ctx)

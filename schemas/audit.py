@@ -49,6 +49,16 @@ class AuditChain:
         self._prev = sealed["hash"]
         return sealed
 
+    def seal_encoded(self, event: dict[str, Any]) -> bytes:
+        """Seal `event` like `seal` and return it as JSON in one serialisation: its keys
+        sorted, `hash` last (the same event as `dumps(seal(event))`, keys in another order)."""
+        body = {**event, "producer": self.producer, "seq": self._seq, "prev_hash": self._prev}
+        raw = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+        digest = hashlib.sha256(raw).hexdigest()
+        self._seq += 1
+        self._prev = digest
+        return b"%s,\"hash\":\"%s\"}" % (raw[:-1], digest.encode())
+
 
 @dataclass(frozen=True)
 class ChainFault:

@@ -30,6 +30,12 @@ def app_id(settings: Settings) -> str:
     return f"{settings.kafka.topic_prefix}vigil"
 
 
+def watchlist_audit_group(settings: Settings) -> str:
+    """Return the consumer group of the workers' watchlist audit (agents/watchlist_audit.py):
+    it has committed a watchlist command once that command is audited."""
+    return f"{app_id(settings)}-watchlist-audit"
+
+
 @dataclass(frozen=True)
 class TopicNames:
     """Full topic names for one deployment (the contract's names behind a prefix)."""

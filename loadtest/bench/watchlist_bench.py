@@ -6,7 +6,7 @@ prefixes) it:
 
 1. starts a worker on an empty watchlist and notes its RSS once ready;
 2. writes N entries to the watchlist topic in large produce batches, and commits the
-   workers' consumer group after them, as if they had been audited when loaded;
+   workers' watchlist audit group after them, as if they had been audited when loaded;
 3. starts a worker (cold start: process start to /readyz), notes its RSS and how fast its
    reader read the topic, stops it and starts it again (warm start);
 4. sends steady binary sensing traffic with planted hits and, meanwhile, min(N, 10^6)
@@ -232,7 +232,7 @@ def _measure_deployment(d: Deployment, run: _Run, rate: float, rss_empty: int) -
         f"entries: {len(gen.commands):,} from the traffic generator (devices, plates, "
         f"documents) and {n - len(gen.commands):,} numbered device MACs, written in "
         f"{write_s:.1f} s ({n / write_s:,.0f}/s) in produce batches of up to 512 KiB; their "
-        "audit marked done by committing the workers' group at their end (as if audited "
+        "audit marked done by committing the workers' audit group at their end (as if audited "
         "when they were loaded)" + (f", which failed: {errors}" if errors else ""))
     bulk_file = d.run_dir / "bulk.jsonl"
     write_bulk_file(bulk_file, m, expires_ms, gen)

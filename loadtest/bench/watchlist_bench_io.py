@@ -39,7 +39,7 @@ from schemas.clock import now_ms
 from schemas.json import dumps
 from streams.clients import BULK_BATCH_BYTES
 from streams.security import aiokafka_security, kafka_python_security
-from streams.topics import app_id
+from streams.topics import watchlist_audit_group
 
 DAY_MS = 86_400_000
 # Entries the bench writes besides the traffic generator's: MAC addresses numbered from a
@@ -151,15 +151,16 @@ def write_bulk_file(path: Path, count: int, expires_ms: int, gen: TrafficGenerat
 
 
 def mark_audited(d: Deployment, ends: dict[int, int]) -> list[str]:
-    """Commit the workers' consumer group on the watchlist topic at `ends`, as if an earlier
-    deployment had audited those commands; return the errors (empty: done). The group must
-    have no member yet."""
+    """Commit the workers' watchlist audit group (agents/watchlist_audit.py) at `ends`, as if
+    an earlier deployment had audited those commands; return the errors (empty: done). The
+    group must have no member yet."""
     admin = KafkaAdminClient(bootstrap_servers=d.bootstrap, client_id="vigil-loadtest-wb",
                              **kafka_python_security(d.settings))
     try:
         answer = admin.alter_group_offsets(
-            app_id(d.settings), {TopicPartition(d.topics.watchlist, p):
-                                 OffsetAndMetadata(end, "", -1) for p, end in ends.items()})
+            watchlist_audit_group(d.settings),
+            {TopicPartition(d.topics.watchlist, p): OffsetAndMetadata(end, "", -1)
+             for p, end in ends.items()})
     except KafkaError as exc:
         return [f"{type(exc).__name__}: {exc}"]
     finally:
@@ -322,6 +323,7 @@ def settled_rss(pid: int) -> int:
 
 
 def wait_audited(d: Deployment, ends: dict[int, int], timeout_s: float) -> None:
-    """Wait until the workers' group has committed the watchlist up to `ends`."""
-    wait_committed(d.bootstrap, app_id(d.settings), d.topics.watchlist, ends, d.settings,
-                   timeout_s)
+    """Wait until the workers' watchlist audit group has committed the watchlist up to
+    `ends`."""
+    wait_committed(d.bootstrap, watchlist_audit_group(d.settings), d.topics.watchlist, ends,
+                   d.settings, timeout_s)

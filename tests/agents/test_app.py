@@ -12,7 +12,7 @@ from agents.context import WorkerSetup
 from agents.metrics import build_metrics
 from config.settings import load_settings
 from streams.delivery import deliver
-from streams.topics import topic_names
+from streams.topics import topic_names, watchlist_audit_group
 
 
 def make_app(one_record_per_batch: bool, **env: str):
@@ -44,8 +44,10 @@ def test_app_ids_and_topics_follow_the_prefix() -> None:
     app = make_app(True, VIGIL_KAFKA_TOPIC_PREFIX="blue.")
     assert app.conf.id == "blue.vigil"
     consumed = {t for agent in app.agents.values() for t in agent.channel.topics}
-    assert consumed == {"blue.vigil.sensing", "blue.vigil.plates", "blue.vigil.checkins",
-                        "blue.vigil.watchlist"}
+    # The watchlist is audited off Faust's consumer, in a group of its own.
+    assert consumed == {"blue.vigil.sensing", "blue.vigil.plates", "blue.vigil.checkins"}
+    assert watchlist_audit_group(load_settings(env={"VIGIL_KAFKA_TOPIC_PREFIX": "blue."})) \
+        == "blue.vigil-watchlist-audit"
 
 
 def test_input_buffers_are_bounded_by_the_worker_settings() -> None:

@@ -1,0 +1,159 @@
+"""The watchlist audit: each command on `vigil.watchlist` audited once per deployment, in
+batches, off the consumer that feeds matching.
+
+Its own aiokafka consumer in a consumer group of its own (`watchlist_audit_group`), so the
+topic's partitions are shared among the workers and each command is audited by one of
+them, while Faust's consumer (shared by the record agents) never holds a bulk load's
+backlog in its stream buffers. Each `getmany` batch becomes its audit events (sealed into
+the worker's chain in one go, written in large produce batches) and the dead letters of its
+refused commands; once the broker has them all, the batch's offsets are committed
+(at-least-once: a crash or a rebalance before the commit audits those commands again,
+with new `seq`s in the new owner's chain).
+
+The partitions this consumer owns also decide which worker audits an entry's expiry
+(agents/watchlist.py `expire_entries`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import CommitFailedError, IllegalStateError, RebalanceInProgressError
+from mode import Service
+
+from agents.audit import AuditTrail
+from agents.context import WorkerContext
+from agents.watchlist import judge_command
+from schemas.audit_events import watchlist_record_event
+from schemas.clock import now_ms
+from schemas.rejection import Rejected, encode_deadletter
+from streams.batch_writer import BatchWriter
+from streams.delivery import Destination, Outgoing, deliver
+from streams.restarting import keep_running
+from streams.security import aiokafka_security
+from streams.topics import watchlist_audit_group
+
+log = logging.getLogger(__name__)
+
+# Records per getmany: large enough that a bulk load is audited at batch speed, small
+# enough that a batch is sealed and written in well under a second.
+MAX_RECORDS = 20_000
+
+
+@dataclass
+class AuditBatch:
+    """What one batch of watchlist records leads to."""
+
+    values: list[bytes]  # audit topic values, in chain order (checkpoints included)
+    checkpoints: list[int]  # counts of the signed checkpoints among them
+    dead_letters: list[Outgoing]
+    rejected: dict[str, int]  # reason: count
+    offsets: dict[TopicPartition, int] = field(default_factory=dict)  # to commit after
+
+
+def audit_batch(batches: Mapping[TopicPartition, Sequence], trail: AuditTrail,
+                max_ttl_days: int, at_ms: int, deadletter_topic: Destination) -> AuditBatch:
+    """Judge each record of `batches` (a `getmany` answer: aiokafka ConsumerRecords, with
+    topic, partition, offset, key, value and timestamp in ms) as it was when written, and
+    return their audit events sealed into `trail`'s chain, the dead letters of the refused,
+    and the offsets to commit once the broker has both."""
+    events = []
+    dead_letters: list[Outgoing] = []
+    rejected: dict[str, int] = {}
+    offsets: dict[TopicPartition, int] = {}
+    for tp, records in batches.items():
+        if not records:
+            continue
+        for rec in records:
+            command = judge_command(rec.value, rec.key, rec.timestamp, max_ttl_days)
+            source = {"topic": rec.topic, "partition": rec.partition, "offset": rec.offset}
+            events.append(watchlist_record_event(command, rec.key, source, at_ms))
+            if isinstance(command, Rejected):
+                rejected[command.reason] = rejected.get(command.reason, 0) + 1
+                dead_letters.append(Outgoing(
+                    deadletter_topic, rec.topic.encode(),
+                    encode_deadletter(command, rec.value, rec.topic, rec.partition, rec.offset)))
+        offsets[tp] = records[-1].offset + 1
+    values, checkpoints = trail.seal_batch(events)
+    return AuditBatch(values, checkpoints, dead_letters, rejected, offsets)
+
+
+class _Ownership(ConsumerRebalanceListener):
+    """The watchlist partitions the audit consumer owns; None while unknown (before the
+    first assignment and from a revocation until the next assignment)."""
+
+    def __init__(self) -> None:
+        self.partitions: frozenset[int] | None = None
+
+    async def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
+        self.partitions = None
+
+    async def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
+        self.partitions = frozenset(tp.partition for tp in assigned)
+        log.info("watchlist audit partitions assigned: %s", sorted(self.partitions))
+
+
+class WatchlistAudit(Service):
+    """The audit consumer as a service started with the worker's app."""
+
+    def __init__(self, ctx: WorkerContext) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.ownership = _Ownership()
+
+    def owned(self) -> frozenset[int] | None:
+        """Return the watchlist partitions this worker audits, None while unknown."""
+        return self.ownership.partitions
+
+    async def on_start(self) -> None:
+        """Start the audit loop (restarted after a failure, from the committed offsets)."""
+        self.add_future(keep_running("watchlist audit", self._run))
+
+    async def _run(self) -> None:
+        ctx, s = self.ctx, self.ctx.settings
+        self.ownership.partitions = None
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=ctx.bootstrap, group_id=watchlist_audit_group(s),
+            client_id="vigil-watchlist-audit", enable_auto_commit=False,
+            auto_offset_reset="earliest", fetch_max_wait_ms=s.kafka.fetch_max_wait_ms,
+            session_timeout_ms=int(s.kafka.session_timeout_s * 1000),
+            heartbeat_interval_ms=int(s.kafka.heartbeat_interval_s * 1000),
+            max_partition_fetch_bytes=s.worker.fetch_partition_bytes,
+            **aiokafka_security(s))
+        writer = BatchWriter(ctx.bootstrap, ctx.topics.audit, s,
+                             client_id="vigil-watchlist-audit", retries=s.worker.send_retries)
+        await consumer.start()
+        try:
+            await writer.start()
+            consumer.subscribe([ctx.topics.watchlist], listener=self.ownership)
+            while True:
+                batches = await consumer.getmany(timeout_ms=500, max_records=MAX_RECORDS)
+                if batches:
+                    await self._audit(consumer, writer, batches)
+        finally:
+            self.ownership.partitions = None
+            await writer.stop()
+            await consumer.stop()
+
+    async def _audit(self, consumer: AIOKafkaConsumer, writer: BatchWriter,
+                     batches: dict) -> None:
+        ctx = self.ctx
+        batch = audit_batch(batches, ctx.audit, ctx.settings.watchlist.max_ttl_days, now_ms(),
+                            ctx.deadletter_topic)
+        for reason, count in batch.rejected.items():
+            ctx.metrics.rejected.labels("watchlist", reason).inc(count)
+        # The dead letters and the audit events on the broker, then the offsets committed.
+        await asyncio.gather(writer.write(batch.values),
+                             deliver(batch.dead_letters, ctx.settings.worker.send_retries))
+        ctx.audit.acked(batch.checkpoints)
+        try:
+            await consumer.commit(batch.offsets)
+        except (CommitFailedError, IllegalStateError, RebalanceInProgressError) as exc:
+            # Partitions moved meanwhile: their new owner audits these commands again.
+            log.warning("watchlist audit offsets not committed (%s): %d commands will be "
+                        "audited again by the partitions' new owner", type(exc).__name__,
+                        sum(len(recs) for recs in batches.values()))
