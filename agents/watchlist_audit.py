@@ -17,6 +17,8 @@ The partitions this consumer owns also decide which worker audits an entry's exp
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -42,6 +44,8 @@ log = logging.getLogger(__name__)
 # Records per getmany: large enough that a bulk load is audited at batch speed, small
 # enough that a batch is sealed and written in well under a second.
 MAX_RECORDS = 20_000
+# On stop, how long the batch being written may take to be acked and committed.
+STOP_WAIT_S = 10.0
 
 
 @dataclass
@@ -127,25 +131,48 @@ class WatchlistAudit(Service):
         writer = BatchWriter(ctx.bootstrap, ctx.topics.audit, s,
                              client_id="vigil-watchlist-audit", retries=s.worker.send_retries)
         await consumer.start()
+        writing: asyncio.Future | None = None  # the previous batch's write and commit
         try:
             await writer.start()
             consumer.subscribe([ctx.topics.watchlist], listener=self.ownership)
             while True:
                 batches = await consumer.getmany(timeout_ms=500, max_records=MAX_RECORDS)
-                if batches:
-                    await self._audit(consumer, writer, batches)
+                # A batch is judged and sealed while the previous one is being written; it
+                # is written, and committed, only once the previous one is committed.
+                batch = self._seal(batches) if batches else None
+                if writing is not None:
+                    done, writing = writing, None
+                    await done
+                if batch is not None:
+                    writing = asyncio.ensure_future(self._write(consumer, writer, batch))
         finally:
             self.ownership.partitions = None
+            if writing is not None:  # let the batch being written finish and commit
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(writing, STOP_WAIT_S)  # else audited again
             await writer.stop()
             await consumer.stop()
 
-    async def _audit(self, consumer: AIOKafkaConsumer, writer: BatchWriter,
-                     batches: dict) -> None:
+    def _seal(self, batches: dict) -> AuditBatch:
         ctx = self.ctx
-        batch = audit_batch(batches, ctx.audit, ctx.settings.watchlist.max_ttl_days, now_ms(),
-                            ctx.deadletter_topic)
+        # A batch makes some ten short-lived objects a command, in no reference cycle (freed
+        # by reference counting): without the collector while they are made, which would
+        # otherwise run hundreds of times a batch (measured: 17 % of the audit's time).
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            batch = audit_batch(batches, ctx.audit, ctx.settings.watchlist.max_ttl_days,
+                                now_ms(), ctx.deadletter_topic)
+        finally:
+            if collecting:
+                gc.enable()
         for reason, count in batch.rejected.items():
             ctx.metrics.rejected.labels("watchlist", reason).inc(count)
+        return batch
+
+    async def _write(self, consumer: AIOKafkaConsumer, writer: BatchWriter,
+                     batch: AuditBatch) -> None:
+        ctx = self.ctx
         # The dead letters and the audit events on the broker, then the offsets committed.
         await asyncio.gather(writer.write(batch.values),
                              deliver(batch.dead_letters, ctx.settings.worker.send_retries))
@@ -154,6 +181,5 @@ class WatchlistAudit(Service):
             await consumer.commit(batch.offsets)
         except (CommitFailedError, IllegalStateError, RebalanceInProgressError) as exc:
             # Partitions moved meanwhile: their new owner audits these commands again.
-            log.warning("watchlist audit offsets not committed (%s): %d commands will be "
-                        "audited again by the partitions' new owner", type(exc).__name__,
-                        sum(len(recs) for recs in batches.values()))
+            log.warning("watchlist audit offsets not committed (%s): the partitions' new "
+                        "owner audits these commands again", type(exc).__name__)
