@@ -20,7 +20,9 @@ import logging
 from collections.abc import Mapping
 
 import faust
+from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
+from prometheus_client import Gauge
 
 from agents.context import WorkerContext
 from streams.security import aiokafka_security
@@ -53,6 +55,36 @@ def consumer_lag(end: Mapping[TopicPartition, int], committed: Mapping[TopicPart
     return lag
 
 
+async def member_lag(consumer: AIOKafkaConsumer) -> dict[TopicPartition, int]:
+    """Return the lag of the partitions assigned to `consumer`, a member of its own group
+    (the watchlist audit's), counted as for Faust's group above."""
+    tps = sorted(consumer.assignment())
+    if not tps:
+        return {}
+    listed = await consumer.end_offsets(tps)
+    earliest = await consumer.beginning_offsets(tps)
+    committed = {}
+    for tp in tps:
+        offset = await consumer.committed(tp)
+        committed[(tp.topic, tp.partition)] = -1 if offset is None else offset
+    end = end_offsets({(tp.topic, tp.partition): o for tp, o in listed.items()},
+                      {(tp.topic, tp.partition): consumer.highwater(tp) for tp in tps})
+    return consumer_lag(end, committed,
+                        {(tp.topic, tp.partition): o for tp, o in earliest.items()})
+
+
+def export_lag(gauge: Gauge, lag: Mapping[TopicPartition, int],
+               exported: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Set `gauge` to `lag`, drop the series of partitions no longer owned (`exported`
+    before); return the series exported now."""
+    now = {(topic, str(partition)) for topic, partition in lag}
+    for labels in exported - now:  # revoked partitions: drop, do not go stale
+        gauge.remove(*labels)
+    for (topic, partition), messages in lag.items():
+        gauge.labels(topic, str(partition)).set(messages)
+    return now
+
+
 async def _measure(app: faust.App, admin: AIOKafkaAdminClient, topics: set[str]
                    ) -> dict[TopicPartition, int]:
     tps = sorted(tp for tp in app.consumer.assignment() if tp.topic in topics)
@@ -74,7 +106,9 @@ class _LagExporter:
     def __init__(self, app: faust.App, ctx: WorkerContext) -> None:
         t = ctx.topics
         self.app, self.bootstrap, self.settings = app, ctx.bootstrap, ctx.settings
-        self.topics = {t.resolve(s.name) for s in INPUT_STREAMS} | {t.watchlist}
+        # vigil.watchlist is read by the audit group, which exports its own lag
+        # (agents/watchlist_audit.py).
+        self.topics = {t.resolve(s.name) for s in INPUT_STREAMS}
         self.gauge = ctx.metrics.consumer_lag
         self.admin: AIOKafkaAdminClient | None = None
         self.exported: set[tuple[str, str]] = set()
@@ -87,12 +121,7 @@ class _LagExporter:
             await admin.start()
             self.admin = admin
         lag = await _measure(self.app, self.admin, self.topics)
-        now = {(topic, str(partition)) for topic, partition in lag}
-        for labels in self.exported - now:  # revoked partitions: drop, do not go stale
-            self.gauge.remove(*labels)
-        for (topic, partition), messages in lag.items():
-            self.gauge.labels(topic, str(partition)).set(messages)
-        self.exported = now
+        self.exported = export_lag(self.gauge, lag, self.exported)
 
     async def close(self) -> None:
         """Close the admin client, if one was started."""

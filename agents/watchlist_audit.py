@@ -28,6 +28,7 @@ from aiokafka.errors import CommitFailedError, IllegalStateError, RebalanceInPro
 from mode import Service
 
 from agents.audit import AuditTrail
+from agents.consumer_lag import export_lag, member_lag
 from agents.context import WorkerContext
 from agents.watchlist import judge_command
 from schemas.audit_events import watchlist_record_event
@@ -108,6 +109,7 @@ class WatchlistAudit(Service):
         super().__init__()
         self.ctx = ctx
         self.ownership = _Ownership()
+        self._consumer: AIOKafkaConsumer | None = None
 
     def owned(self) -> frozenset[int] | None:
         """Return the watchlist partitions this worker audits, None while unknown."""
@@ -116,6 +118,26 @@ class WatchlistAudit(Service):
     async def on_start(self) -> None:
         """Start the audit loop (restarted after a failure, from the committed offsets)."""
         self.add_future(keep_running("watchlist audit", self._run))
+        self.add_future(keep_running("watchlist audit lag", self._export_lag))
+
+    async def _export_lag(self) -> None:
+        """Export this member's lag on `vigil.watchlist` as `vigil_consumer_lag_messages`
+        (Faust's group, whose lag agents/consumer_lag.py exports, does not read it)."""
+        gauge, exported = self.ctx.metrics.consumer_lag, set()
+        try:
+            while True:
+                await asyncio.sleep(self.ctx.settings.worker.lag_interval_s)
+                consumer = self._consumer
+                lag = {}
+                if consumer is not None and self.ownership.partitions is not None:
+                    try:
+                        lag = await member_lag(consumer)
+                    except Exception as exc:  # a rebalance or the broker away: next time
+                        log.debug("watchlist audit lag not measured: %s", exc)
+                        continue
+                exported = export_lag(gauge, lag, exported)
+        finally:
+            export_lag(gauge, {}, exported)
 
     async def _run(self) -> None:
         ctx, s = self.ctx, self.ctx.settings
@@ -131,6 +153,7 @@ class WatchlistAudit(Service):
         writer = BatchWriter(ctx.bootstrap, ctx.topics.audit, s,
                              client_id="vigil-watchlist-audit", retries=s.worker.send_retries)
         await consumer.start()
+        self._consumer = consumer
         writing: asyncio.Future | None = None  # the previous batch's write and commit
         try:
             await writer.start()
@@ -147,6 +170,7 @@ class WatchlistAudit(Service):
                     writing = asyncio.ensure_future(self._write(consumer, writer, batch))
         finally:
             self.ownership.partitions = None
+            self._consumer = None
             if writing is not None:  # let the batch being written finish and commit
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(writing, STOP_WAIT_S)  # else audited again

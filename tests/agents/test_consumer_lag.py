@@ -8,7 +8,13 @@ from types import SimpleNamespace
 from faust.types import TP
 from prometheus_client import generate_latest
 
-from agents.consumer_lag import _LagExporter, consumer_lag, end_offsets
+from agents.consumer_lag import (
+    _LagExporter,
+    consumer_lag,
+    end_offsets,
+    export_lag,
+    member_lag,
+)
 from config.settings import load_settings
 from tests.agents.fixtures import make_context
 
@@ -96,3 +102,43 @@ def test_exporter_counts_a_large_batch_the_fetch_reported() -> None:
     exporter.admin = FakeAdmin({A: 0})
     asyncio.run(exporter.refresh())
     assert ctx.metrics.consumer_lag.labels(*A[:1], "0")._value.get() == 100_000
+
+
+class FakeMember:
+    """An aiokafka group member as member_lag reads it."""
+
+    def __init__(self, end: dict, fetched: dict, committed: dict) -> None:
+        self.end, self.fetched, self._committed = end, fetched, committed
+
+    def assignment(self) -> set[TP]:
+        return {TP(*tp) for tp in self.end}
+
+    async def end_offsets(self, tps: list) -> dict:
+        return {tp: self.end[tuple(tp)] for tp in tps}
+
+    async def beginning_offsets(self, tps: list) -> dict:
+        return dict.fromkeys(tps, 0)
+
+    async def committed(self, tp: TP) -> int | None:
+        return self._committed.get(tuple(tp))
+
+    def highwater(self, tp: TP) -> int | None:
+        return self.fetched.get(tuple(tp))
+
+
+def test_a_group_members_lag_counts_like_fausts() -> None:
+    W0, W1 = ("vigil.watchlist", 0), ("vigil.watchlist", 1)
+    member = FakeMember({W0: 1, W1: 40}, {W0: 5_000}, {W0: 1_000})
+    # W0: fetched end 5,000 past ListOffsets' 1, committed 1,000; W1: nothing committed.
+    assert asyncio.run(member_lag(member)) == {W0: 4_000, W1: 40}
+
+
+def test_exported_series_follow_the_assignment() -> None:
+    metrics = make_context().metrics
+    exported = export_lag(metrics.consumer_lag, {A: 3, B: 4}, set())
+    assert 'partition="1",topic="vigil.sensing"} 4.0' in generate_latest(
+        metrics.registry).decode()
+    exported = export_lag(metrics.consumer_lag, {A: 0}, exported)
+    text = generate_latest(metrics.registry).decode()
+    assert exported == {("vigil.sensing", "0")}
+    assert 'partition="1"' not in text and 'partition="0",topic="vigil.sensing"} 0.0' in text

@@ -118,6 +118,10 @@ def test_consumer_lag_has_every_partition_and_drains_to_zero(observed: Observed)
     partitions = {r["metric"]["partition"] for r in prom.query(
         f'vigil_consumer_lag_messages{{topic="{sensing}"}}')}
     assert partitions == {str(p) for p in range(d.settings.topics.sensing_partitions)}
+    # vigil.watchlist is read by the watchlist audit's own group, which exports its lag too.
+    watchlist = {r["metric"]["partition"] for r in prom.query(
+        f'vigil_consumer_lag_messages{{topic="{d.topics.watchlist}"}}')}
+    assert watchlist == {str(p) for p in range(d.settings.topics.watchlist_partitions)}
     # Offsets are committed every few seconds; then nothing is left behind.
     wait_for("lag to drain", lambda: scalar(prom, "sum(vigil_consumer_lag_messages)") == 0)
 
