@@ -94,30 +94,30 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_watchlist_load(settings: Settings, args: argparse.Namespace) -> int:
+    import asyncio
+
     from schemas.rejection import Rejected
     from schemas.watchlist import decode_watchlist_command
-    from streams.clients import make_producer
-    from streams.topics import topic_names
+    from streams.keyed_writer import write_keyed
+    from streams.topics import ensure_topics, topic_names
 
     topic = topic_names(settings).watchlist
-    producer = make_producer(settings, bulk=True)
-    sent = refused = 0
-    try:
-        futures = []
+    bootstrap = resolve_bootstrap(settings)
+    ensure_topics(bootstrap, settings)
+    refused = 0
+
+    def accepted() -> Iterator[tuple[bytes, bytes]]:
+        nonlocal refused
         for n, line in _lines(args.file):
-            now = now_ms()
-            cmd = decode_watchlist_command(line, None, now, settings.watchlist.max_ttl_days)
+            cmd = decode_watchlist_command(line, None, now_ms(),
+                                           settings.watchlist.max_ttl_days)
             if isinstance(cmd, Rejected):
                 refused += 1
                 print(f"{args.file}:{n}: refused: {cmd.reason}: {cmd.detail}", file=sys.stderr)
                 continue
-            futures.append(producer.send(topic, key=cmd.entry_id.encode(), value=line))
-            sent += 1
-        producer.flush()
-        for f in futures:
-            f.get(timeout=30)
-    finally:
-        producer.close()
+            yield cmd.entry_id.encode(), line
+
+    sent = asyncio.run(write_keyed(bootstrap, topic, accepted(), settings))
     print(f"watchlist: {sent} commands sent to {topic}, {refused} refused")
     return 1 if refused else 0
 

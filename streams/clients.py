@@ -27,16 +27,12 @@ def needs_one_record_per_batch(settings: Settings, bootstrap: str) -> bool:
 BULK_BATCH_BYTES = 512 * 1024
 
 
-def make_producer(settings: Settings, bulk: bool = False) -> KafkaProducer:
+def make_producer(settings: Settings) -> KafkaProducer:
     """Return a kafka-python producer for the deployment, topics created, mode checked.
-
-    `bulk`: large batches whatever the broker, for a topic whose readers take the end from
-    fetch responses (streams/readto.py), such as the watchlist.
-    """
+    (Bulk watchlist loads use streams/keyed_writer.py instead.)"""
     bootstrap = resolve_bootstrap(settings)
     ensure_topics(bootstrap, settings)
-    batching = ({"batch_size": BULK_BATCH_BYTES} if bulk else
-                kafka_python_producer_kwargs(needs_one_record_per_batch(settings, bootstrap)))
+    batching = kafka_python_producer_kwargs(needs_one_record_per_batch(settings, bootstrap))
     return KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5,
                          max_request_size=8 << 20, client_id="vigil-cli", **batching,
                          **kafka_python_security(settings))
