@@ -113,7 +113,8 @@ async def _read_watchlist(ctx: WorkerContext) -> None:
         read_upto: dict[TopicPartition, int] = {}
         next_check = time.monotonic() + LOG_CHECK_S
         while True:
-            batches = await consumer.getmany(timeout_ms=500, max_records=5000)
+            # Small batches: applying one holds the event loop, which the record agents share.
+            batches = await consumer.getmany(timeout_ms=500, max_records=1000)
             for records in batches.values():
                 for rec in records:
                     command = judge_command(rec.value, rec.key, rec.timestamp, max_ttl)

@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 
 # Records per getmany: large enough that a bulk load is audited at batch speed, small
 # enough that a batch is sealed and written in well under a second.
-MAX_RECORDS = 20_000
+MAX_RECORDS = 5_000
 # On stop, how long the batch being written may take to be acked and committed.
 STOP_WAIT_S = 10.0
 
