@@ -15,20 +15,17 @@ from pathlib import Path
 
 import pytest
 
-from config.subscribers import token_hash
 from loadtest.harness.deployment import Deployment
+from schemas.clock import now_ms
 from streams.broker import free_port
+from tests.integration.fixtures import desk_deployment
 
 pytestmark = pytest.mark.integration
 
-DAY_MS = 86_400_000
 TOKEN = "tok-console"
 DRIVER = shutil.which("chromedriver")
 BROWSER = shutil.which("chromium")
 
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 @pytest.fixture
@@ -72,16 +69,8 @@ def browser(tmp_path: Path) -> Iterator:
 
 @pytest.fixture
 def deployment(deployment_factory, tmp_path: Path) -> Deployment:
-    subs = tmp_path / "subscribers.toml"
-    subs.write_text(f'[[principal]]\nname = "desk"\ntoken_sha256 = "{token_hash(TOKEN)}"\n'
-                    'lists = ["wanted-persons"]\n')
-    d = deployment_factory(access_subscribers_file=str(subs))
-    d.send("watchlist", {"op": "upsert", "entry_id": "W-C", "list": "wanted-persons",
-                         "subject_type": "device", "id_type": "mac", "key": "a000000000c1",
-                         "priority": 1, "legal_basis": "case 5", "requested_by": "unit-5",
-                         "expires_at": now_ms() + 30 * DAY_MS}, key="W-C")
-    d.start_worker()
-    return d
+    return desk_deployment(deployment_factory, tmp_path, token=TOKEN, entry_id="W-C",
+                           mac="a000000000c1")
 
 
 def test_console_is_served_with_a_strict_policy(deployment: Deployment) -> None:

@@ -11,14 +11,14 @@ from collections import Counter
 import aiohttp
 import pytest
 
-from config.subscribers import token_hash
 from loadtest.harness.deployment import Deployment
+from schemas.clock import now_ms
 from schemas.json import dumps, loads
+from tests.integration.fixtures import desk_deployment
 from web.client import HitStreamConnection
 
 pytestmark = pytest.mark.integration
 
-DAY_MS = 86_400_000
 TOKEN = "tok-flood-desk"
 FLOOD = 3000
 CONCURRENCY = 32
@@ -28,9 +28,6 @@ FLOOD_S = 8.0
 MAX_AUDIT_BYTES = 200_000
 MAX_AUDIT_EVENTS = 300
 
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def audit_size(values: list[dict]) -> int:
@@ -68,18 +65,10 @@ async def flood(base_url: str) -> tuple[Counter, float]:
 
 @pytest.fixture
 def deployment(deployment_factory, tmp_path) -> Deployment:
-    subs = tmp_path / "subscribers.toml"
-    subs.write_text(f'[[principal]]\nname = "desk"\ntoken_sha256 = "{token_hash(TOKEN)}"\n'
-                    'lists = ["wanted-persons"]\n')
     # The access limits are the defaults: 60 refusals a minute, a burst of 20, one summary
     # per address and reason every 10 s.
-    d = deployment_factory(access_subscribers_file=str(subs), access_ping_interval_s="0.5")
-    d.send("watchlist", {"op": "upsert", "entry_id": "W-F", "list": "wanted-persons",
-                         "subject_type": "device", "id_type": "mac", "key": "a000000000f1",
-                         "priority": 1, "legal_basis": "case 20", "requested_by": "unit-20",
-                         "expires_at": now_ms() + 30 * DAY_MS}, key="W-F")
-    d.start_worker()
-    return d
+    return desk_deployment(deployment_factory, tmp_path, token=TOKEN, entry_id="W-F",
+                           mac="a000000000f1", access_ping_interval_s="0.5")
 
 
 def test_an_anonymous_flood_adds_little_to_the_audit_and_subscribers_are_served(
