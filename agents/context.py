@@ -43,7 +43,6 @@ class WorkerContext(WorkerSetup):
     watchlist_loaded: asyncio.Event = field(default_factory=asyncio.Event)
     # The watchlist partition each entry was last written to: its expiry is audited by the
     # worker whose audit agent owns that partition.
-    entry_partitions: dict[str, int] = field(default_factory=dict)
     # Set once the hits of the look-back period have been read into `suppression`; unset
     # again at each partition assignment until the hits written up to then have been read
     # (agents/suppression.py).

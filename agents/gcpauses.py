@@ -1,9 +1,11 @@
-"""Python's garbage collector in a worker: its pauses measured, the watchlist kept out of it.
+"""Python's garbage collector in a worker: its pauses measured.
 
-A worker holds one `WatchlistEntry` per entry, and a full (generation 2) collection visits
-every one while the event loop waits: 330 ms at 10^6 entries (measured on the 2-core VM,
-`gc.collect(2)` beside a loaded `Watchlist`). Records in flight wait as long, so one such
-pause can take a stream's p99 past the contract's second.
+A full (generation 2) collection holds the event loop while it visits every tracked object.
+When a worker held one `WatchlistEntry` per entry that took 330 ms at 10^6 entries (2-core
+VM), enough for one pause to take a stream's p99 past the contract's second. The watchlist
+is now numpy arrays (`tables/index.py`), which a collection does not walk; the pauses stay
+measured so that a regression shows (`vigil_gc_pause_seconds`, and `gc_max_pause_s` in
+`vigil loadtest watchlist-bench`).
 """
 
 from __future__ import annotations
@@ -30,14 +32,3 @@ def observe_gc_pauses(pauses: Histogram) -> Callable[[], None]:
 
     gc.callbacks.append(on_gc)
     return lambda: gc.callbacks.remove(on_gc)
-
-
-def freeze_long_lived() -> int:
-    """Collect once, then leave every object alive now out of later collections
-    (`gc.freeze`); return how many objects are frozen. Called once the watchlist is loaded,
-    so full collections visit only what was made since. Entries deleted later are freed by
-    reference counting as before; only reference cycles among frozen objects would stay,
-    and entries form none."""
-    gc.collect()
-    gc.freeze()
-    return gc.get_freeze_count()

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Sequence
 
 import faust
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from mode import Service
 
 from agents.context import WorkerContext
-from agents.gcpauses import freeze_long_lived
 from schemas.audit_events import expiry_event
 from schemas.clock import now_ms
 from schemas.rejection import Rejected
@@ -29,6 +29,7 @@ from streams.delivery import deliver
 from streams.reader import open_reader
 from streams.readto import FetchedEnds
 from streams.restarting import keep_running
+from tables.watchlist import Gone
 
 log = logging.getLogger(__name__)
 
@@ -48,23 +49,27 @@ def judge_command(value: bytes | None, key: bytes | None, timestamp_ms: int,
         return Rejected("internal_error", f"{type(exc).__name__}: {exc}"[:200])
 
 
-def apply_command(ctx: WorkerContext, command: Command | None, key: bytes | None,
-                  partition: int = 0) -> str:
-    """Apply one judged command to this worker's watchlist; return what was done."""
-    if isinstance(command, WatchlistEntry):
-        ctx.watchlist.upsert(command)
-        ctx.entry_partitions[command.entry_id] = partition
-        return "upsert"
-    if isinstance(command, WatchlistDelete):
-        ctx.watchlist.delete(command.entry_id)
-        ctx.entry_partitions.pop(command.entry_id, None)
-        return "delete"
-    if command is None and key:  # compaction tombstone
-        entry_id = key.decode("utf-8", "replace")
-        ctx.watchlist.delete(entry_id)
-        ctx.entry_partitions.pop(entry_id, None)
-        return "tombstone"
-    return "rejected"
+def apply_judged(ctx: WorkerContext, judged: Sequence[tuple[Command | None, bytes | None, int]]
+                 ) -> Counter[str]:
+    """Apply judged (command, record key, partition) triples to this worker's watchlist in
+    one batch; return how many were upserts, deletes, tombstones and rejected."""
+    done: Counter[str] = Counter()
+    commands: list[WatchlistEntry | WatchlistDelete | Gone] = []
+    partitions: list[int] = []
+    for command, key, partition in judged:
+        if isinstance(command, WatchlistEntry | WatchlistDelete):
+            done["upsert" if isinstance(command, WatchlistEntry) else "delete"] += 1
+        elif command is None and key:  # compaction tombstone
+            done["tombstone"] += 1
+            command = Gone(key.decode("utf-8", "replace"))
+        else:
+            done["rejected"] += 1
+            continue
+        commands.append(command)
+        partitions.append(partition)
+    if commands:
+        ctx.watchlist.apply(commands, partitions)
+    return done
 
 
 async def expire_entries(ctx: WorkerContext, owned_partitions: Callable[[], frozenset[int] | None],
@@ -84,12 +89,9 @@ async def expire_entries(ctx: WorkerContext, owned_partitions: Callable[[], froz
     due = ctx.watchlist.expired(now)
     if not due:
         return 0
-    out = []
-    for entry in due:
-        ctx.watchlist.delete(entry.entry_id)
-        partition = ctx.entry_partitions.pop(entry.entry_id, None)
-        if partition in owned and entry.expires_at >= started_ms:
-            out.append(ctx.audit.entry(expiry_event(entry, now)))
+    ctx.watchlist.apply([Gone(entry.entry_id) for entry in due])
+    out = [ctx.audit.entry(expiry_event(entry, now)) for entry in due
+           if entry.partition in owned and entry.expires_at >= started_ms]
     ctx.metrics.expiries.inc(len(due))
     await deliver(out, ctx.settings.worker.send_retries)
     return len(due)
@@ -115,24 +117,23 @@ async def _read_watchlist(ctx: WorkerContext) -> None:
         while True:
             # Small batches: applying one holds the event loop, which the record agents share.
             batches = await consumer.getmany(timeout_ms=500, max_records=1000)
-            for records in batches.values():
-                for rec in records:
-                    command = judge_command(rec.value, rec.key, rec.timestamp, max_ttl)
-                    done = apply_command(ctx, command, rec.key, rec.partition)
-                    ctx.metrics.watchlist_commands.labels(done).inc()
-                    read_upto[TopicPartition(rec.topic, rec.partition)] = rec.offset + 1
+            judged = [(judge_command(rec.value, rec.key, rec.timestamp, max_ttl), rec.key,
+                       rec.partition) for records in batches.values() for rec in records]
+            for done, count in apply_judged(ctx, judged).items():
+                ctx.metrics.watchlist_commands.labels(done).inc(count)
+            for tp, records in batches.items():
+                if records:
+                    read_upto[tp] = records[-1].offset + 1
             for name, count in ctx.watchlist.entries_by_list().items():
                 ctx.metrics.watchlist_entries.labels(name).set(count)
             ctx.metrics.index_bytes.set(ctx.watchlist.nbytes)
             if not ctx.watchlist_loaded.is_set():
                 ends.note(consumer.highwater)
                 if not ends.unread({tp: await consumer.position(tp) for tp in tps}):
-                    frozen = freeze_long_lived()
                     ctx.watchlist_loaded.set()
                     ctx.metrics.watchlist_ready.set(1)
-                    log.info("watchlist loaded: %d entries from %s in %.2fs (%d objects "
-                             "frozen out of garbage collection)", len(ctx.watchlist), topic,
-                             time.monotonic() - started, frozen)
+                    log.info("watchlist loaded: %d entries from %s in %.2fs",
+                             len(ctx.watchlist), topic, time.monotonic() - started)
             if time.monotonic() >= next_check:
                 next_check = time.monotonic() + LOG_CHECK_S
                 if await _log_lost(ctx, consumer, read_upto):

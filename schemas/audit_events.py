@@ -16,11 +16,16 @@ from schemas.watchlist import WatchlistDelete, WatchlistEntry
 Event = dict[str, Any]
 
 
-def entry_view(entry: WatchlistEntry) -> dict[str, Any]:
-    """Return what an audit event records of an entry's state."""
-    return {"list": entry.list, "subject_type": entry.subject_type, "kind": entry.kind,
-            "key": entry.key, "match": entry.match, "priority": entry.priority,
-            "expires_at": entry.expires_at}
+def entry_view(entry: Any) -> dict[str, Any]:
+    """Return what an audit event records of an entry's state: a command's, or what a
+    worker holds of an entry (no key: the key is in the audit event of the command that
+    set it, and on the watchlist topic)."""
+    view = {"list": entry.list, "subject_type": entry.subject_type, "kind": entry.kind,
+            "match": entry.match, "priority": entry.priority, "expires_at": entry.expires_at}
+    key = getattr(entry, "key", None)
+    if key is not None:
+        view["key"] = key
+    return view
 
 
 def watchlist_record_event(command: WatchlistEntry | WatchlistDelete | Rejected | None,
@@ -45,7 +50,7 @@ def watchlist_record_event(command: WatchlistEntry | WatchlistDelete | Rejected 
             "after": entry_view(command), "source": source}
 
 
-def expiry_event(entry: WatchlistEntry, at_ms: int) -> Event:
+def expiry_event(entry: Any, at_ms: int) -> Event:
     """Return the audit event of an entry's expiry; `audit_id` is the same on every worker
     and every run, so a duplicate written across a rebalance is recognisable."""
     return {"type": "watchlist_expiry", "at": at_ms, "entry_id": entry.entry_id,
@@ -71,7 +76,7 @@ def ack_event(hit: Hit, subscriber: str, at_ms: int) -> Event:
 
 
 def edit_request_event(*, subscriber: str, op: str, entry_id: str,
-                       before: WatchlistEntry | None, after: dict[str, Any] | None,
+                       before: Any, after: dict[str, Any] | None,
                        at_ms: int) -> Event:
     """Return the audit event of an editor's accepted watchlist edit over HTTP."""
     return {"type": "edit_request", "at": at_ms, "channel": "http", "subscriber": subscriber,

@@ -19,8 +19,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, uint64
 
-from tables.entries import INLINE_WORDS, NEVER_EXPIRES, entry_hash, store_key
-from tables.keyhash import hash_row
+from tables.entries import entry_hash
 
 SLOT_BITS = np.uint64((1 << 31) - 1)
 MAX_SLOTS = 1 << 31
@@ -76,7 +75,7 @@ def table_insert_many(table, hashes, slots):
 
 
 @njit(nogil=True, cache=True)
-def table_delete(k0, k1, hash_mask, table, meta, arena, h, slot):
+def table_delete(table, meta, h, slot):
     """Remove entry `slot` (hash h) with backward-shift deletion by line: no tombstones, so
     probes stay short. Return False when the entry is not in the table."""
     base = home_line(h, table)
@@ -85,7 +84,7 @@ def table_delete(k0, k1, hash_mask, table, meta, arena, h, slot):
             v = table[base + uint64(j)]
             if v != 0 and (v & SLOT_BITS) == slot:
                 table[base + uint64(j)] = 0
-                _refill(k0, k1, hash_mask, table, meta, arena, base + uint64(j))
+                _refill(table, meta, base + uint64(j))
                 return True
         if line_has_free_word(table, base):
             return False
@@ -93,11 +92,12 @@ def table_delete(k0, k1, hash_mask, table, meta, arena, h, slot):
 
 
 @njit(inline="always")
-def _refill(k0, k1, hash_mask, table, meta, arena, hole):
+def _refill(table, meta, hole):
     """Keep every line between an entry's home and its own line full after word `hole` was
     emptied. While the hole's line was full, an entry of a later line may have probed past
     it: the first such one moves into the hole, and the hole it leaves is filled in turn.
-    The home of a word is recomputed from its entry's key (the table keeps only the tag)."""
+    The home of a word is its entry's hash, kept in the entry store (the table keeps only
+    the tag)."""
     while True:
         hole_base = hole & ~uint64(LINE_WORDS - 1)
         free = 0
@@ -107,12 +107,12 @@ def _refill(k0, k1, hash_mask, table, meta, arena, hole):
             return  # the line had a free word before: no entry probed past it
         hole_line = hole_base // uint64(LINE_WORDS)
         base = next_line(hole_base, table)
-        j = _word_past(k0, k1, hash_mask, table, meta, arena, base, hole_line)
+        j = _word_past(table, meta, base, hole_line)
         while j == LINE_WORDS:
             if line_has_free_word(table, base):
                 return  # no entry behind a line with a free word probed past it
             base = next_line(base, table)
-            j = _word_past(k0, k1, hash_mask, table, meta, arena, base, hole_line)
+            j = _word_past(table, meta, base, hole_line)
         mover = base + uint64(j)
         table[hole] = table[mover]
         table[mover] = 0
@@ -120,7 +120,7 @@ def _refill(k0, k1, hash_mask, table, meta, arena, hole):
 
 
 @njit(inline="always")
-def _word_past(k0, k1, hash_mask, table, meta, arena, base, hole_line):
+def _word_past(table, meta, base, hole_line):
     """Index within the line at `base` of its first word whose entry probed past line
     `hole_line` (that line is in [home line, this line) cyclically); LINE_WORDS if none."""
     lmask = uint64(table.shape[0] // LINE_WORDS - 1)
@@ -128,32 +128,7 @@ def _word_past(k0, k1, hash_mask, table, meta, arena, base, hole_line):
     for j in range(LINE_WORDS):
         v = table[base + uint64(j)]
         if v != 0:
-            home = entry_hash(k0, k1, hash_mask, meta, arena, v & SLOT_BITS) & lmask
+            home = entry_hash(meta, v & SLOT_BITS) & lmask
             if ((hole_line - home) & lmask) < ((line - home) & lmask):
                 return j
     return LINE_WORDS
-
-
-@njit(nogil=True, cache=True)
-def upsert_entry(k0, k1, hash_mask, table, meta, arena, old_slot, slot, words, offset,
-                 expires_at, space):
-    """Index key row 0 of words as entry `slot` (a long key goes to arena[offset:]), first
-    unindexing `old_slot` when it is not -1; return (arena words used, arena words freed)."""
-    freed = 0
-    if old_slot >= 0:
-        freed = delete_entry(k0, k1, hash_mask, table, meta, arena, old_slot)
-    used = store_key(meta, arena, slot, words, 0, offset, uint64(expires_at), uint64(space))
-    table_insert(table, hash_row(k0, k1, hash_mask, uint64(space), words, 0), slot)
-    return used, freed
-
-
-@njit(nogil=True, cache=True)
-def delete_entry(k0, k1, hash_mask, table, meta, arena, slot):
-    """Unindex entry `slot` and free its metadata; return the arena words it held."""
-    ref = meta[slot, 1]
-    nwords = (ref >> uint64(8)) & uint64(0xFF)
-    table_delete(k0, k1, hash_mask, table, meta, arena,
-                 entry_hash(k0, k1, hash_mask, meta, arena, slot), slot)
-    meta[slot, 0] = NEVER_EXPIRES
-    meta[slot, 1] = 0
-    return 0 if nwords <= INLINE_WORDS else nwords

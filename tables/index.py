@@ -1,46 +1,56 @@
-"""WatchlistIndex: the in-memory matching structure, hashed keys in numba arrays.
+"""WatchlistIndex: the in-memory matching structure, columns of hashes in numba arrays.
 
-Why this shape (measured with `vigil loadtest index-bench`; the numbers are in README):
+Why this shape (measured with `vigil loadtest index-bench` and `watchlist-bench`; figures in
+docs/benchmarks.md):
 - Linear probing by cache line over one flat array of 8-byte words (hash tag + entry
   slot), at most half full: a probe compares its tag with the 8 words of its home line at
   once and nearly always settles there, so a miss costs one line and a hit one more (the
-  entry's metadata row). The whole batch goes through one numba call in
-  passes that prefetch ahead, so the DRAM misses of many rows overlap and no Python runs
-  per record.
-- The table holds SipHash-2-4 values under a secret, not identifiers. A hash hit is
-  confirmed against the entry's key words before it counts, so a collision never yields a
-  false hit (tests force collisions with a tiny `hash_bits`).
-- Updates are in place (backward-shift deletion, no tombstones), so an upsert or delete
-  costs microseconds and the index never needs a full rebuild.
+  entry's metadata row). The whole batch goes through one numba call in passes that
+  prefetch ahead, so the DRAM misses of many rows overlap and no Python runs per record.
+- No identifier is kept: an entry is its key's table hash h1 (SipHash-2-4 under a secret)
+  and a second, independent keyed hash h2; a probe counts only when both equal the
+  record's (128 bits), so a collision of the table hash never yields a false hit (tests
+  force them with a tiny `hash_bits`).
+- No Python object per entry: ids live in a byte arena with their own hash table
+  (`tables/idtable.py`), attributes in the entry's metadata row, so the garbage collector
+  never walks the watchlist and 10^7 entries fit in about 100 bytes each.
+- Commands apply in batches through one kernel call (`tables/apply.py`), in place
+  (backward-shift deletion, no tombstones), so the index never needs a full rebuild.
 
-Memory: 8 bytes per table position at a load of 1/4 to 1/2 (16 to 32 bytes per entry), plus
-a 32-byte metadata row per entry holding the expiry and, for keys of up to 16 bytes (MAC,
-IMSI, IMEI, most plates and documents), the key itself; longer keys add their words.
+Memory per entry: a 32-byte metadata row (expiry, attributes and key space, h1, h2), an
+8-byte aux word, an 8-byte id reference and the id's bytes, 4 bytes in the id table at a
+load of 1/4 to 1/2 (8 to 16 bytes) and 8 in the key table at the same load (16 to 32).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from tables.entries import (
-    INLINE_WORDS,
-    META_COLS,
-    NEVER_EXPIRES,
-    compact_arena,
-    entry_hashes,
-    store_keys,
+from tables.apply import (
+    DELETE,
+    NO_ENTRY,
+    STATE_FREE,
+    STATE_ID_GARBAGE,
+    STATE_ID_USED,
+    STATE_LIVE,
+    STATE_NEXT,
+    UPSERT,
+    apply_commands,
 )
-from tables.hashtable import MAX_SLOTS, delete_entry, table_insert_many, upsert_entry
+from tables.entries import EXPIRES, H1, META_COLS, NEVER_EXPIRES, REF, SPACE_BITS
+from tables.hashtable import MAX_SLOTS, table_insert_many
+from tables.idtable import ID_LEN_BITS, ID_LEN_MASK, id_compact, id_lookup, id_rebuild
 from tables.keyhash import hash_keys
-from tables.probe import match_keys
-from tables.reference import split_secret
+from tables.probe import FULL_MASK, match_keys
 
 MAX_LOAD = 0.5
 MIN_TABLE = 1024
 LINE_BYTES = 64
+# The arrays a checkpoint holds (`snapshot` / `restore`), beside the state counters.
+ARRAYS = ("table", "meta", "aux", "id_ref", "id_arena", "ids", "free")
 
 
 def key_words(keys: Sequence[bytes], width: int | None = None) -> np.ndarray:
@@ -53,134 +63,170 @@ def key_words(keys: Sequence[bytes], width: int | None = None) -> np.ndarray:
     return packed.view(np.uint64).reshape(len(keys), nwords)
 
 
+def id_buffer(entry_ids: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray]:
+    """Return ids as one byte buffer and the offsets of each (len + 1 of them)."""
+    offsets = np.zeros(len(entry_ids) + 1, np.int64)
+    np.cumsum(np.fromiter(map(len, entry_ids), np.int64, len(entry_ids)), out=offsets[1:])
+    return np.frombuffer(b"".join(entry_ids), np.uint8), offsets
+
+
 def aligned_zeros(shape: int | tuple[int, ...], dtype: type = np.uint64) -> np.ndarray:
-    """Zeroed array starting on a cache line, so a table line or a metadata row is one line."""
+    """Zeroed array starting on a cache line, so a table line or a metadata row is one line.
+    Its pages stay unmapped until written (calloc), so spare capacity costs no memory."""
     nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
     buf = np.zeros(nbytes + LINE_BYTES, np.uint8)
     start = -buf.ctypes.data % LINE_BYTES
     return buf[start:start + nbytes].view(dtype).reshape(shape)
 
 
-def _meta_rows(slots: int) -> np.ndarray:
-    meta = aligned_zeros((slots, META_COLS))
-    meta[:, 0] = NEVER_EXPIRES
-    return meta
-
-
-def _table_size(entries: int) -> int:
-    size = MIN_TABLE
+def _power_of_two_for(entries: int, minimum: int = MIN_TABLE) -> int:
+    size = minimum
     while entries > MAX_LOAD * size:
         size *= 2
     return size
 
 
-class WatchlistIndex:
-    """Entries by id, matched by (key space, key) through keyed 64-bit hashes.
+def _grown(array: np.ndarray, rows: int) -> np.ndarray:
+    out = aligned_zeros((rows, *array.shape[1:]), array.dtype.type)
+    out[: len(array)] = array
+    return out
 
-    `secret` keys the hash (any length; it is stretched to 128 bits). `hash_bits` below 64
-    is a test mode that forces collisions.
+
+class WatchlistIndex:
+    """Entries by id, matched by (key space, key) through two keyed 64-bit hashes.
+
+    `secret` keys both hashes (any length; stretched to 256 bits). `hash_bits` below 64 cuts
+    the table hash only: a test mode that forces table collisions, which the second hash
+    then tells apart. Each entry carries 56 bits of caller `attrs` and an `aux` word.
     """
 
     def __init__(self, secret: bytes, hash_bits: int = 64) -> None:
         if not 1 <= hash_bits <= 64:
             raise ValueError("hash_bits must be within 1..64")
-        k0, k1 = split_secret(hashlib.blake2b(secret, digest_size=16).digest())
-        self._k0, self._k1 = np.uint64(k0), np.uint64(k1)
+        keys = np.frombuffer(hashlib.blake2b(secret, digest_size=32).digest(), np.uint64)
+        self._k0, self._k1, self._k2, self._k3 = (np.uint64(k) for k in keys)
         self._mask = np.uint64((1 << hash_bits) - 1)
-        self._slot_of: dict[str, int] = {}
-        self._id_of: list[str | None] = []
-        self._free: list[int] = []
-        self._next_expiry = int(NEVER_EXPIRES)
-        self._alloc(MIN_TABLE, 0, 0)
+        self._reset()
 
-    def _alloc(self, table_size: int, slots: int, arena_words: int) -> None:
-        self._table = aligned_zeros(table_size)
-        self._meta = _meta_rows(slots)
-        self._arena = np.zeros(arena_words, np.uint64)
-        self._arena_used = 0
-        self._arena_live = 0
+    def _reset(self) -> None:
+        self._table = aligned_zeros(MIN_TABLE)
+        self._meta = aligned_zeros((16, META_COLS))
+        self._aux = np.zeros(16, np.uint64)
+        self._id_ref = np.zeros(16, np.uint64)
+        self._free = np.zeros(16, np.int64)
+        self._id_arena = np.zeros(256, np.uint8)
+        self._ids = np.zeros(2 * MIN_TABLE, np.uint32)
+        self._state = np.zeros(5, np.int64)
+        self._next_expiry = int(NEVER_EXPIRES)
+
+    def clear(self) -> None:
+        """Forget every entry."""
+        self._reset()
 
     def __len__(self) -> int:
-        return len(self._slot_of)
-
-    def __contains__(self, entry_id: str) -> bool:
-        return entry_id in self._slot_of
+        return int(self._state[STATE_LIVE])
 
     @property
     def nbytes(self) -> int:
-        """Bytes held by the index's arrays (table, per-entry metadata, key arena)."""
-        return self._table.nbytes + self._meta.nbytes + self._arena.nbytes
+        """Bytes held by the index's arrays."""
+        return sum(getattr(self, f"_{name}").nbytes for name in ARRAYS)
 
     @property
-    def metadata_nbytes(self) -> int:
-        """Bytes of per-entry metadata and key words (the confirmation side of the index)."""
-        return self._meta.nbytes + self._arena.nbytes
+    def table_nbytes(self) -> int:
+        """Bytes of the key table alone (what a probe walks)."""
+        return self._table.nbytes
 
-    def entry_id(self, slot: int) -> str:
-        """Return the id of the entry in `slot` (as returned by `match`)."""
-        entry_id = self._id_of[slot]
-        if entry_id is None:
-            raise KeyError(slot)
-        return entry_id
+    def hashes(self, spaces: np.ndarray, words: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return (table hash, confirmation hash) of every key row in its key space."""
+        spaces = np.ascontiguousarray(spaces, np.uint8)
+        words = np.ascontiguousarray(words, np.uint64)
+        h1, h2 = np.empty(len(words), np.uint64), np.empty(len(words), np.uint64)
+        hash_keys(self._k0, self._k1, self._mask, spaces, words, h1)
+        hash_keys(self._k2, self._k3, FULL_MASK, spaces, words, h2)
+        return h1, h2
+
+    def apply(self, ops: np.ndarray, entry_ids: Sequence[bytes], spaces: np.ndarray,
+              words: np.ndarray, expires_at: np.ndarray, attrs: np.ndarray,
+              aux: np.ndarray) -> np.ndarray:
+        """Apply commands in order: ops[i] UPSERT (id, key row in key space 1..255, expiry,
+        attrs < 2**56, aux) or DELETE (only the id counts). Return, per command, the ref word
+        (attrs << 8 | space) of the entry it found, or NO_ENTRY."""
+        n = len(ops)
+        ops = np.ascontiguousarray(ops, np.uint8)
+        expires_at = np.ascontiguousarray(expires_at, np.int64)
+        upserts = ops == UPSERT
+        if np.any(np.asarray(spaces)[upserts] == 0):
+            raise ValueError("key space 0 is reserved for free slots")
+        h1, h2 = self.hashes(spaces, words)
+        id_buf, id_offsets = id_buffer(entry_ids)
+        self._make_room(int(np.count_nonzero(upserts)),
+                        int(np.diff(id_offsets)[upserts].sum()))
+        before = np.empty(n, np.uint64)
+        apply_commands(self._table, self._meta, self._aux, self._id_ref, self._id_arena,
+                       self._ids, self._free, self._state, ops, id_buf, id_offsets,
+                       np.ascontiguousarray(spaces, np.uint8), h1, h2, expires_at,
+                       np.ascontiguousarray(attrs, np.uint64),
+                       np.ascontiguousarray(aux, np.uint64), before)
+        if upserts.any():
+            self._next_expiry = min(self._next_expiry, int(np.min(expires_at[upserts])))
+        return before
+
+    def upsert(self, entry_id: str, space: int, key: bytes, expires_at: int, attrs: int = 0,
+               aux: int = 0) -> int:
+        """Insert or replace one entry; return the ref word it replaced, or NO_ENTRY."""
+        if not key or b"\0" in key:
+            raise ValueError("a key is 1 or more bytes without NUL")
+        return int(self.apply(np.array([UPSERT], np.uint8), [entry_id.encode()],
+                              np.array([space], np.uint8), key_words([key]),
+                              np.array([expires_at], np.int64), np.array([attrs], np.uint64),
+                              np.array([aux], np.uint64))[0])
+
+    def delete(self, entry_id: str) -> bool:
+        """Remove the entry `entry_id`; return False when there was none."""
+        before = self.apply(np.array([DELETE], np.uint8), [entry_id.encode()],
+                            np.ones(1, np.uint8), np.ones((1, 1), np.uint64),
+                            np.zeros(1, np.int64), np.zeros(1, np.uint64), np.zeros(1, np.uint64))
+        return bool(before[0] != NO_ENTRY)
 
     def build(self, entry_ids: Sequence[str], spaces: np.ndarray, words: np.ndarray,
               expires_at: np.ndarray) -> None:
         """Replace the whole content with these entries at once (bulk load)."""
-        n = len(entry_ids)
-        if len(set(entry_ids)) != n:
+        if len(set(entry_ids)) != len(entry_ids):
             raise ValueError("entry ids must be unique")
-        long_keys = np.count_nonzero(words[:, INLINE_WORDS:].any(axis=1))
-        # Room for n/16 more entries, so that the first upserts after a bulk load do not copy
-        # every metadata row at once.
-        self._alloc(_table_size(n), n + n // 16 + 16, long_keys * words.shape[1])
-        self._slot_of = {e: i for i, e in enumerate(entry_ids)}
-        self._id_of = list(entry_ids)
-        self._free = []
-        spaces = np.ascontiguousarray(spaces, np.uint8)
-        words = np.ascontiguousarray(words, np.uint64)
-        used = store_keys(self._meta, self._arena, words, expires_at.astype(np.uint64), spaces)
-        self._arena_used = self._arena_live = used
-        hashes = np.empty(n, np.uint64)
-        hash_keys(self._k0, self._k1, self._mask, spaces, words, hashes)
-        table_insert_many(self._table, hashes, np.arange(n, dtype=np.uint64))
-        self._next_expiry = int(expires_at.min()) if n else int(NEVER_EXPIRES)
+        self._reset()
+        n = len(entry_ids)
+        self.apply(np.full(n, UPSERT, np.uint8), [e.encode() for e in entry_ids], spaces, words,
+                   np.asarray(expires_at, np.int64), np.zeros(n, np.uint64),
+                   np.zeros(n, np.uint64))
 
-    def upsert(self, entry_id: str, space: int, key: bytes, expires_at: int) -> None:
-        """Insert or replace the entry `entry_id`: key bytes (no NUL) in key space `space`."""
-        if not key or b"\0" in key:
-            raise ValueError("a key is 1 or more bytes without NUL")
-        old = self._slot_of.get(entry_id, -1)
-        words = np.frombuffer(key.ljust(-(-len(key) // 8) * 8, b"\0"), np.uint64).reshape(1, -1)
-        nwords = words.shape[1]
-        if old < 0 and len(self._slot_of) + 1 > MAX_LOAD * len(self._table):
-            self._grow_table()
-        if nwords > INLINE_WORDS and self._arena_used + nwords > len(self._arena):
-            self._make_arena_room(nwords)
-        slot = self._free.pop() if self._free else self._new_slot()
-        used, freed = upsert_entry(
-            self._k0, self._k1, self._mask, self._table, self._meta, self._arena, old, slot,
-            words, self._arena_used, expires_at, space)
-        if old >= 0:
-            self._release(old)
-        self._arena_used += used
-        self._arena_live += used - freed
-        self._slot_of[entry_id] = slot
-        self._id_of[slot] = entry_id
-        self._next_expiry = min(self._next_expiry, expires_at)
+    def slots_of(self, entry_ids: Sequence[bytes]) -> np.ndarray:
+        """Return the slot of each id, or -1."""
+        buf, offsets = id_buffer(entry_ids)
+        out = np.empty(len(entry_ids), np.int64)
+        id_lookup(self._ids, self._id_ref, self._id_arena, buf, offsets, out)
+        return out
 
-    def delete(self, entry_id: str) -> bool:
-        """Remove the entry `entry_id`; return False when there was none."""
-        slot = self._slot_of.pop(entry_id, None)
-        if slot is None:
-            return False
-        self._arena_live -= delete_entry(self._k0, self._k1, self._mask, self._table,
-                                         self._meta, self._arena, slot)
-        self._release(slot)
-        return True
+    def entry_id(self, slot: int) -> str:
+        """Return the id of the entry in `slot` (as returned by `match`)."""
+        ref = int(self._id_ref[slot])
+        if ref == 0:
+            raise KeyError(slot)
+        offset, length = ref >> int(ID_LEN_BITS), ref & int(ID_LEN_MASK)
+        return self._id_arena[offset:offset + length].tobytes().decode("utf-8")
 
-    def _release(self, slot: int) -> None:
-        self._id_of[slot] = None
-        self._free.append(slot)
+    def entry(self, slot: int) -> tuple[int, int, int, int]:
+        """Return (key space, attrs, expires_at, aux) of the entry in `slot`."""
+        ref = int(self._meta[slot, REF])
+        return (ref & 0xFF, ref >> 8, int(self._meta[slot, EXPIRES]), int(self._aux[slot]))
+
+    def live_slots(self) -> np.ndarray:
+        """Return the slots that hold an entry."""
+        upto = int(self._state[STATE_NEXT])
+        return np.flatnonzero(self._meta[:upto, REF] & SPACE_BITS)
+
+    def refs(self, slots: np.ndarray) -> np.ndarray:
+        """Return the ref words (attrs << 8 | space) of these slots."""
+        return self._meta[slots, REF]
 
     def match(self, spaces: np.ndarray, words: np.ndarray, now_ms: int
               ) -> tuple[np.ndarray, np.ndarray]:
@@ -197,50 +243,79 @@ class WatchlistIndex:
         while True:
             out_rows = np.empty(cap, np.int64)
             out_slots = np.empty(cap, np.uint32)
-            n = match_keys(self._k0, self._k1, self._mask, self._table, self._meta,
-                           self._arena, spaces, words, np.uint64(now_ms), out_rows, out_slots)
+            n = match_keys(self._k0, self._k1, self._k2, self._k3, self._mask, self._table,
+                           self._meta, spaces, words, np.uint64(now_ms), out_rows, out_slots)
             if n <= cap:
                 return out_rows[:n], out_slots[:n]
             cap = n
 
-    def expired(self, now_ms: int) -> list[str]:
-        """Return the ids of entries whose expires_at <= now_ms (still held; delete them)."""
+    def expired(self, now_ms: int) -> np.ndarray:
+        """Return the slots of entries whose expires_at <= now_ms (still held; delete them)."""
         if now_ms < self._next_expiry:
-            return []
-        expires = self._meta[: len(self._id_of), 0]
-        due = np.flatnonzero(expires <= np.uint64(now_ms))
-        later = expires[expires > np.uint64(now_ms)]
+            return np.zeros(0, np.int64)
+        upto = int(self._state[STATE_NEXT])
+        live = (self._meta[:upto, REF] & SPACE_BITS) != 0
+        expires = self._meta[:upto, EXPIRES]
+        due = np.flatnonzero(live & (expires <= np.uint64(now_ms)))
+        later = expires[live & (expires > np.uint64(now_ms))]
         self._next_expiry = int(later.min()) if len(later) else int(NEVER_EXPIRES)
-        ids = [self._id_of[s] for s in due]
-        return [i for i in ids if i is not None]
+        return due
 
-    def _new_slot(self) -> int:
-        slot = len(self._id_of)
-        if slot >= MAX_SLOTS:
+    def snapshot(self) -> tuple[dict[str, np.ndarray], dict[str, int]]:
+        """Return copies of the arrays and the counters, for a checkpoint (`restore`)."""
+        upto = int(self._state[STATE_NEXT])
+        arrays = {"table": self._table.copy(), "ids": self._ids.copy(),
+                  "meta": self._meta[:upto].copy(), "aux": self._aux[:upto].copy(),
+                  "id_ref": self._id_ref[:upto].copy(),
+                  "free": self._free[: int(self._state[STATE_FREE])].copy(),
+                  "id_arena": self._id_arena[: int(self._state[STATE_ID_USED])].copy()}
+        counters = {"next": upto, "free": int(self._state[STATE_FREE]),
+                    "id_used": int(self._state[STATE_ID_USED]),
+                    "id_garbage": int(self._state[STATE_ID_GARBAGE]),
+                    "live": int(self._state[STATE_LIVE])}
+        return arrays, counters
+
+    def restore(self, arrays: Mapping[str, np.ndarray], counters: Mapping[str, int]) -> None:
+        """Take over a `snapshot` made by an index with the same secret."""
+        self._reset()
+        # Copies on cache-line boundaries (a line of the table must be one cache line).
+        self._table = _grown(arrays["table"], len(arrays["table"]))
+        self._ids = arrays["ids"]
+        upto = counters["next"]
+        rows = upto + upto // 8 + 16
+        self._meta = _grown(arrays["meta"], rows)
+        self._aux = _grown(arrays["aux"], rows)
+        self._id_ref = _grown(arrays["id_ref"], rows)
+        self._free = _grown(arrays["free"], rows)
+        self._id_arena = _grown(arrays["id_arena"], len(arrays["id_arena"]) * 9 // 8 + 256)
+        self._state[:] = (upto, counters["free"], counters["id_used"], counters["id_garbage"],
+                          counters["live"])
+        self._next_expiry = 0  # recomputed by the next `expired`
+
+    def _make_room(self, upserts: int, id_bytes: int) -> None:
+        """Size every array for `upserts` more entries holding `id_bytes` more id bytes."""
+        live, upto = int(self._state[STATE_LIVE]), int(self._state[STATE_NEXT])
+        if upto + upserts > MAX_SLOTS:
             raise OverflowError("the index holds at most 2**31 entries")
-        if slot >= len(self._meta):
-            grown = _meta_rows(max(16, 2 * len(self._meta)))
-            grown[: len(self._meta)] = self._meta
-            self._meta = grown
-        self._id_of.append(None)
-        return slot
-
-    def _grow_table(self) -> None:
-        slots = np.fromiter(self._slot_of.values(), np.uint64, len(self._slot_of))
-        hashes = np.empty(len(slots), np.uint64)
-        entry_hashes(self._k0, self._k1, self._mask, self._meta, self._arena, slots, hashes)
-        self._table = aligned_zeros(_table_size(len(self._slot_of) + 1))
-        table_insert_many(self._table, hashes, slots)
-
-    def _make_arena_room(self, nwords: int) -> None:
-        # Compact when at least half the arena is garbage, else grow: amortised O(1) per key.
-        size = max(64, len(self._arena))
-        while self._arena_live + nwords > size // 2:
-            size *= 2
-        live = np.flatnonzero(self._meta[: len(self._id_of), 1]).astype(np.uint32)
-        arena = np.zeros(size, np.uint64)
-        self._arena_used = compact_arena(self._meta, self._arena, live, arena)
-        self._arena = arena
+        if upto + upserts > len(self._meta):
+            rows = max(upto + upserts, len(self._meta) * 3 // 2)
+            self._meta, self._aux = _grown(self._meta, rows), _grown(self._aux, rows)
+            self._id_ref, self._free = _grown(self._id_ref, rows), _grown(self._free, rows)
+        if live + upserts > MAX_LOAD * len(self._table):
+            self._table = aligned_zeros(_power_of_two_for(live + upserts, len(self._table)))
+            slots = self.live_slots().astype(np.uint64)
+            table_insert_many(self._table, self._meta[slots.astype(np.int64), H1], slots)
+        if live + upserts > MAX_LOAD * len(self._ids):
+            self._ids = np.zeros(_power_of_two_for(live + upserts, len(self._ids)), np.uint32)
+            id_rebuild(self._ids, self._id_ref, self._id_arena, upto)
+        used, garbage = int(self._state[STATE_ID_USED]), int(self._state[STATE_ID_GARBAGE])
+        if used + id_bytes > len(self._id_arena):
+            # Compact into an arena at least twice what stays live: amortised O(1) per id,
+            # and the spare half is never written (no memory) until ids fill it.
+            arena = np.zeros(max(len(self._id_arena), 2 * (used - garbage + id_bytes)), np.uint8)
+            self._state[STATE_ID_USED] = id_compact(self._id_ref, self._id_arena, upto, arena)
+            self._state[STATE_ID_GARBAGE] = 0
+            self._id_arena = arena
 
 
 def warm_up() -> None:
@@ -249,11 +324,16 @@ def warm_up() -> None:
     seconds a compilation takes."""
     index = WatchlistIndex(b"warm-up")
     index.build(["a", "b"], np.ones(2, np.uint8), key_words([b"a", b"bb"]),
-                np.full(2, NEVER_EXPIRES, np.uint64))
-    for i in range(MIN_TABLE):  # past MAX_LOAD: the table grows once
+                np.full(2, NEVER_EXPIRES, np.int64))
+    for i in range(MIN_TABLE):  # past MAX_LOAD: the tables grow once
         index.upsert(f"u{i}", 1, f"u{i}".encode(), 1)
-    index.upsert("long", 1, b"k" * 20, 1)  # a key in the arena
+    index.upsert("long", 1, b"k" * 20, 1)
     for width in (1, 2, 3):
         index.match(np.ones(1, np.uint8), key_words([b"a"], width=width), 0)
+        index.hashes(np.ones(1, np.uint8), key_words([b"a"], width=width))
+    index.slots_of([b"a"])
     index.expired(2)
     index.delete("long")
+    for i in range(300):  # the id arena fills with garbage and is compacted
+        index.delete(f"u{i}")
+        index.upsert(f"v{i}", 1, b"v", 1)

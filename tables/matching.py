@@ -11,9 +11,8 @@ from schemas.hits import Hit, make_hit_id
 from schemas.normalize import OCR_CLASSES
 from schemas.plates import PlateRead
 from schemas.sensing import SensingBatch
-from schemas.watchlist import WatchlistEntry
 from tables.index import key_words
-from tables.watchlist import DOC_SPACES, PLATE_OCR_SPACE, PLATE_SPACE, Watchlist
+from tables.watchlist import DOC_SPACES, EntryView, Watchlist
 
 # Byte map to each OCR class's representative; the classes are ASCII, and in UTF-8 an ASCII
 # byte is always that character, so mapping bytes canonicalises whole plates at once.
@@ -22,7 +21,7 @@ for _cls in OCR_CLASSES:
     _CANONICAL[[ord(c) for c in _cls[1:]]] = ord(_cls[0])
 
 
-def _hit(entry: WatchlistEntry, source: str, location_id: str, observed_ts: int, match: str,
+def _hit(entry: EntryView, source: str, location_id: str, observed_ts: int, match: str,
          observed: dict[str, str], detected_ts: int) -> Hit:
     return Hit(
         hit_id=make_hit_id(entry.entry_id, source, location_id, observed_ts),
@@ -51,17 +50,11 @@ def find_plate_hits(reads: Sequence[PlateRead], watchlist: Watchlist, now_ms: in
     """
     if not reads:
         return []
-    n = len(reads)
     exact = key_words([r.plate_norm.encode("utf-8") for r in reads])
     canonical = _CANONICAL[exact.view(np.uint8)].view(np.uint64)
-    spaces = np.repeat(np.array([PLATE_SPACE, PLATE_OCR_SPACE], np.uint8), n)
-    found = watchlist.match(spaces, np.concatenate([exact, canonical]), now_ms)
-    hits = []
-    for row, entry in sorted(found, key=lambda p: (p[0] % n, p[1].entry_id)):
-        r = reads[row % n]
-        match = "exact" if entry.key == r.plate_norm else "ocr-tolerant"
-        hits.append(_hit(entry, "plate", r.camera_id, r.ts, match, {"plate": r.plate}, now_ms))
-    return hits
+    return [_hit(entry, "plate", reads[i].camera_id, reads[i].ts, rule,
+                 {"plate": reads[i].plate}, now_ms)
+            for i, entry, rule in watchlist.match_plates(exact, canonical, now_ms)]
 
 
 def find_checkin_hits(checkins: Sequence[CheckIn], watchlist: Watchlist, now_ms: int) -> list[Hit]:

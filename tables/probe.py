@@ -13,7 +13,7 @@ import numpy as np
 from numba import njit, uint64
 from numba.cpython.unsafe.numbers import trailing_zeros
 
-from tables.entries import INLINE_WORDS, META_COLS, confirm
+from tables.entries import META_COLS, confirm
 from tables.hashtable import (
     LINE_WORDS,
     SLOT_BITS,
@@ -23,7 +23,7 @@ from tables.hashtable import (
     tag_of,
 )
 from tables.intrinsics import line_masks, prefetch
-from tables.keyhash import hash_rows, key_length
+from tables.keyhash import hash_row, hash_rows
 
 # How many rows ahead a matching pass prefetches (enough to cover a DRAM miss).
 AHEAD = 64
@@ -32,6 +32,8 @@ BLOCK = 16384
 # States of a probe after its home line (see `scan_line`); 0 is a miss.
 ONE = np.uint64(1)
 WALK = np.uint64(2)
+# The confirmation hash is never cut (only the table hash has a test mode with few bits).
+FULL_MASK = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 
 @njit(inline="always")
@@ -53,7 +55,7 @@ def scan_line(table, h):
 
 
 @njit(inline="always")
-def walk_lines(table, meta, arena, h, space, words, r, nwords, now_ms, rows, slots, found):
+def walk_lines(table, meta, h, h2, space, r, now_ms, rows, slots, found):
     """Confirm every word of h's tag from h's home line to the first line with a free word;
     append the live matches to rows/slots (while they fit) and return the new count."""
     cap = rows.shape[0]
@@ -64,7 +66,7 @@ def walk_lines(table, meta, arena, h, space, words, r, nwords, now_ms, rows, slo
             v = table[base + j]
             if v != 0 and (v >> uint64(32)) == tag:
                 slot = v & SLOT_BITS
-                if meta[slot, 0] > now_ms and confirm(meta, arena, slot, space, words, r, nwords):
+                if confirm(meta, slot, space, h, h2, now_ms):
                     if found < cap:
                         rows[found] = r
                         slots[found] = slot
@@ -75,9 +77,10 @@ def walk_lines(table, meta, arena, h, space, words, r, nwords, now_ms, rows, slo
 
 
 @njit(nogil=True, cache=True)
-def match_keys(k0, k1, hash_mask, table, meta, arena, spaces, words, now_ms, out_rows,
+def match_keys(k0, k1, k2, k3, hash_mask, table, meta, spaces, words, now_ms, out_rows,
                out_slots):
-    """Find, for every key row, the live entries whose key and space equal it.
+    """Find, for every key row, the live entries whose key and space equal it: the same
+    table hash (keys k0, k1, cut to hash_mask) and the same confirmation hash (k2, k3).
 
     Writes (row, entry slot) pairs in row order to out_rows/out_slots and returns how many
     there are; when that exceeds the outputs' length, only the first ones are written and
@@ -107,16 +110,16 @@ def match_keys(k0, k1, hash_mask, table, meta, arena, spaces, words, now_ms, out
         hash_rows(k0, k1, hash_mask, spaces, words, start, stop, col0, col1, hashes)
         ncand, nwalk = _scan_block(table, hashes, words, start, stop, cand_rows, cand_slots,
                                    walk_rows)
-        nfast = _confirm_block(meta, spaces, words, now_ms, cand_rows, cand_slots, ncand,
-                               fast_rows, fast_slots)
+        nfast = _confirm_block(k2, k3, meta, spaces, words, hashes, start, now_ms, cand_rows,
+                               cand_slots, ncand, fast_rows, fast_slots)
         nslow = 0
         while True:
             nslow = 0
             for j in range(nwalk):
                 r = walk_rows[j]
-                _, nw = key_length(words, r)
-                nslow = walk_lines(table, meta, arena, hashes[r - start], spaces[r], words,
-                                   r, nw, now_ms, slow_rows, slow_slots, nslow)
+                h2 = hash_row(k2, k3, FULL_MASK, uint64(spaces[r]), words, r)
+                nslow = walk_lines(table, meta, hashes[r - start], h2, spaces[r], r, now_ms,
+                                   slow_rows, slow_slots, nslow)
             if nslow <= slow_rows.shape[0]:
                 break
             slow_rows = np.empty(2 * nslow, np.int64)
@@ -140,10 +143,6 @@ def _scan_block(table, hashes, words, start, stop, cand_rows, cand_slots, walk_r
             prefetch(table, home_line(hashes[i + AHEAD], table))
         state, word = scan_line(table, hashes[i])
         r = start + i
-        if words.shape[1] > INLINE_WORDS:
-            # A key longer than INLINE_WORDS is confirmed against the arena, on the walk.
-            long_key = uint64(words[r, INLINE_WORDS] != 0)
-            state = (state & ~(ONE * long_key)) | (WALK * long_key * uint64(state != 0))
         # Branch-free appends: both stores always happen, the counts move when they count.
         cand_rows[ncand] = r
         cand_slots[ncand] = word & SLOT_BITS
@@ -154,9 +153,10 @@ def _scan_block(table, hashes, words, start, stop, cand_rows, cand_slots, walk_r
 
 
 @njit(inline="always")
-def _confirm_block(meta, spaces, words, now_ms, cand_rows, cand_slots, ncand, rows, slots):
-    """Keep the candidates whose entry is live and holds exactly the row's key (inline keys)."""
-    width = words.shape[1]
+def _confirm_block(k2, k3, meta, spaces, words, hashes, start, now_ms, cand_rows, cand_slots,
+                   ncand, rows, slots):
+    """Keep the candidates whose entry is live and has the row's key: the row's table hash
+    and its confirmation hash, computed here only for the few rows that have a candidate."""
     meta_flat = meta.reshape(meta.size)
     kept = 0
     for j in range(min(AHEAD, ncand)):
@@ -166,14 +166,11 @@ def _confirm_block(meta, spaces, words, now_ms, cand_rows, cand_slots, ncand, ro
             prefetch(meta_flat, uint64(META_COLS) * cand_slots[j + AHEAD])
         r = cand_rows[j]
         slot = cand_slots[j]
-        w1 = words[r, 1] if width > 1 else uint64(0)
-        nw = uint64(words[r, 0] != 0) + uint64(w1 != 0)
-        ok = (meta[slot, 0] > now_ms) \
-            & ((meta[slot, 1] & uint64(0xFFFF)) == ((nw << uint64(8)) | uint64(spaces[r]))) \
-            & (meta[slot, 2] == words[r, 0]) & (meta[slot, 3] == w1)
+        space = uint64(spaces[r])
+        h2 = hash_row(k2, k3, FULL_MASK, space, words, r)
         rows[kept] = r
         slots[kept] = slot
-        kept += ok
+        kept += confirm(meta, slot, space, hashes[r - start], h2, now_ms)
     return kept
 
 

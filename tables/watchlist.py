@@ -1,16 +1,23 @@
-"""The watchlist as every worker holds it: entries by id, matched through a WatchlistIndex."""
+"""The watchlist as every worker holds it: commands applied in batches to a WatchlistIndex,
+and what a hit or an audit event needs of an entry (an `EntryView`: everything but its key).
+
+No identifier and no Python object per entry stay in memory: an entry is its key's two
+keyed hashes and a few codes in the index's arrays (`tables/index.py`). An entry's full
+command (its key included) is on the watchlist topic and in the audit trail.
+"""
 
 from __future__ import annotations
 
 import secrets
-from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from schemas.normalize import DOC_TYPES, ID_TYPE_CODES, canonical_plate
-from schemas.watchlist import WatchlistEntry
-from tables.index import WatchlistIndex
+from schemas.watchlist import WatchlistDelete, WatchlistEntry
+from tables.apply import DELETE, NO_ENTRY, UPSERT
+from tables.index import WatchlistIndex, key_words
 
 # Key spaces: a record matches an entry only within one space, so a MAC never equals an
 # e-tag with the same characters and an exact plate entry never matches through the OCR
@@ -18,6 +25,14 @@ from tables.index import WatchlistIndex
 PLATE_SPACE = 5
 PLATE_OCR_SPACE = 6
 DOC_SPACES: dict[str, int] = {t: 7 + i for i, t in enumerate(DOC_TYPES)}
+SUBJECTS: dict[int, tuple[str, str]] = {
+    **{code: ("device", kind) for kind, code in ID_TYPE_CODES.items()},
+    PLATE_SPACE: ("plate", ""), PLATE_OCR_SPACE: ("plate", ""),
+    **{space: ("document", kind) for kind, space in DOC_SPACES.items()},
+}
+# attrs of an entry in the index: list code | priority << 16 | partition << 24.
+_PRIORITY_SHIFT, _PARTITION_SHIFT = 16, 24
+MAX_LISTS = 1 << 16
 
 
 def entry_space_and_key(entry: WatchlistEntry) -> tuple[int, str]:
@@ -31,76 +46,189 @@ def entry_space_and_key(entry: WatchlistEntry) -> tuple[int, str]:
     return PLATE_SPACE, entry.key
 
 
-class Watchlist:
-    """Entries by id, and the numba index that matches batches against them.
+@dataclass(frozen=True, slots=True)
+class EntryView:
+    """What a worker knows of an entry: all of its command but the key and the texts."""
 
-    `secret` keys the index's hash (a random one per process by default: each worker
-    builds its own index, so nothing needs to agree on it); `hash_bits` < 64 is a test mode.
+    entry_id: str
+    list: str
+    subject_type: str
+    kind: str
+    match: str
+    priority: int
+    expires_at: int
+    partition: int
+
+
+@dataclass(frozen=True, slots=True)
+class Gone:
+    """A compaction tombstone: the entry with this id is gone (nobody named for it)."""
+
+    entry_id: str
+
+
+Command = WatchlistEntry | WatchlistDelete | Gone
+
+
+class Watchlist:
+    """The entries every worker holds, and matching against them.
+
+    `secret` keys the index's hashes (a random one per process by default: each worker
+    builds its own index, so nothing needs to agree on it; a checkpoint is only reused
+    under the secret it was made with); `hash_bits` < 64 is a test mode.
     """
 
     def __init__(self, secret: bytes | None = None, hash_bits: int = 64) -> None:
-        self._entries: dict[str, WatchlistEntry] = {}
-        self._secret, self._hash_bits = secret or secrets.token_bytes(16), hash_bits
-        self._index = WatchlistIndex(self._secret, hash_bits)
-        # Kept at zero once a list empties, so its gauge drops to 0 instead of going stale.
-        self._per_list: Counter[str] = Counter()
+        self.secret = secret or secrets.token_bytes(16)
+        self._index = WatchlistIndex(self.secret, hash_bits)
+        self._list_names: list[str] = []
+        self._list_codes: dict[str, int] = {}
+        self._per_list = np.zeros(16, np.int64)
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._index)
 
-    def __iter__(self) -> Iterator[WatchlistEntry]:
-        return iter(self._entries.values())
+    @property
+    def index(self) -> WatchlistIndex:
+        """The index (for checkpoints and benchmarks)."""
+        return self._index
+
+    @property
+    def list_names(self) -> list[str]:
+        """List names by code (a checkpoint keeps them beside the index)."""
+        return list(self._list_names)
 
     @property
     def nbytes(self) -> int:
-        """Bytes held by the matching index."""
+        """Bytes held by the index."""
         return self._index.nbytes
 
     def entries_by_list(self) -> dict[str, int]:
         """Return how many entries each list holds (lists seen before and now empty: 0)."""
-        return dict(self._per_list)
+        return {name: int(self._per_list[code]) for code, name in enumerate(self._list_names)}
 
     def clear(self) -> None:
         """Forget every entry at once (the log they were read from is gone)."""
-        self._entries.clear()
-        self._index = WatchlistIndex(self._secret, self._hash_bits)
-        for name in self._per_list:
-            self._per_list[name] = 0
+        self._index.clear()
+        self._per_list[:] = 0
 
-    def get(self, entry_id: str) -> WatchlistEntry | None:
-        """Return the entry with `entry_id`, or None."""
-        return self._entries.get(entry_id)
+    def restore(self, list_names: Sequence[str]) -> None:
+        """Recount the lists after the index took over a checkpoint with these list names."""
+        self._list_names = list(list_names)
+        self._list_codes = {name: code for code, name in enumerate(self._list_names)}
+        self._per_list = np.zeros(max(16, len(self._list_names)), np.int64)
+        codes = self._index.refs(self._index.live_slots()) >> np.uint64(8) & np.uint64(0xFFFF)
+        counts = np.bincount(codes.astype(np.int64), minlength=len(self._per_list))
+        self._per_list[: len(counts)] = counts
 
-    def upsert(self, entry: WatchlistEntry) -> WatchlistEntry | None:
-        """Insert or replace `entry`; return the entry it replaced, if any."""
-        before = self._entries.get(entry.entry_id)
-        if before is not None:
-            self._per_list[before.list] -= 1
-        space, key = entry_space_and_key(entry)
-        self._index.upsert(entry.entry_id, space, key.encode("utf-8"), entry.expires_at)
-        self._entries[entry.entry_id] = entry
-        self._per_list[entry.list] += 1
-        return before
+    def _list_code(self, name: str) -> int:
+        code = self._list_codes.get(name)
+        if code is None:
+            if len(self._list_names) >= MAX_LISTS:
+                raise OverflowError(f"more than {MAX_LISTS} lists")
+            code = self._list_codes[name] = len(self._list_names)
+            self._list_names.append(name)
+            if code >= len(self._per_list):
+                self._per_list = np.concatenate([self._per_list, np.zeros_like(self._per_list)])
+        return code
 
-    def delete(self, entry_id: str) -> WatchlistEntry | None:
-        """Remove the entry with `entry_id`; return it, or None when there was none."""
-        before = self._entries.pop(entry_id, None)
-        if before is not None:
-            self._per_list[before.list] -= 1
-            self._index.delete(entry_id)
-        return before
+    def apply(self, commands: Sequence[Command], partitions: Sequence[int] | None = None
+              ) -> np.ndarray:
+        """Apply commands in order (`partitions[i]`: the topic partition command i came
+        from, 0 by default); return per command whether it found an entry by its id."""
+        n = len(commands)
+        ops = np.full(n, DELETE, np.uint8)
+        ids, spaces, keys = [], np.ones(n, np.uint8), [b"-"] * n
+        expires, attrs = np.zeros(n, np.int64), np.zeros(n, np.uint64)
+        exact: dict[int, bytes] = {}
+        parts = partitions if partitions is not None else [0] * n
+        for i, command in enumerate(commands):
+            ids.append(command.entry_id.encode("utf-8"))
+            if isinstance(command, WatchlistEntry):
+                ops[i] = UPSERT
+                space, key = entry_space_and_key(command)
+                spaces[i], keys[i], expires[i] = space, key.encode("utf-8"), command.expires_at
+                attrs[i] = (self._list_code(command.list)
+                            | command.priority << _PRIORITY_SHIFT
+                            | parts[i] << _PARTITION_SHIFT)
+                if space == PLATE_OCR_SPACE:
+                    exact[i] = command.key.encode("utf-8")
+        return self._apply(ops, ids, spaces, key_words(keys), expires, attrs, exact)
+
+    def _apply(self, ops: np.ndarray, ids: list[bytes], spaces: np.ndarray, words: np.ndarray,
+               expires: np.ndarray, attrs: np.ndarray, exact: dict[int, bytes]) -> np.ndarray:
+        aux = np.zeros(len(ops), np.uint64)
+        if exact:
+            rows = np.fromiter(exact, np.int64, len(exact))
+            aux[rows] = self.exact_plate_hashes(key_words(list(exact.values())))
+        before = self._index.apply(ops, ids, spaces, words, expires, attrs, aux)
+        # Counts per list: every entry found leaves its list, every upsert joins one.
+        found = before != NO_ENTRY
+        left = (before[found] >> np.uint64(8)) & np.uint64(0xFFFF)
+        joined = attrs[ops == UPSERT] & np.uint64(0xFFFF)
+        size = len(self._per_list)
+        self._per_list -= np.bincount(left.astype(np.int64), minlength=size)[:size]
+        self._per_list += np.bincount(joined.astype(np.int64), minlength=size)[:size]
+        return found
+
+    def exact_plate_hashes(self, words: np.ndarray) -> np.ndarray:
+        """Confirmation hashes of normalised plates as exact keys (what an OCR-tolerant
+        entry keeps of its own key, to tell an exact read from one through the classes)."""
+        return self._index.hashes(np.full(len(words), PLATE_SPACE, np.uint8), words)[1]
+
+    def upsert(self, entry: WatchlistEntry, partition: int = 0) -> bool:
+        """Insert or replace `entry`; return whether it replaced one."""
+        return bool(self.apply([entry], [partition])[0])
+
+    def delete(self, entry_id: str) -> bool:
+        """Remove the entry with `entry_id`; return whether there was one."""
+        return bool(self.apply([Gone(entry_id)])[0])
+
+    def get(self, entry_id: str) -> EntryView | None:
+        """Return what is known of the entry with `entry_id`, or None."""
+        slot = int(self._index.slots_of([entry_id.encode("utf-8")])[0])
+        return self.view(slot) if slot >= 0 else None
+
+    def view(self, slot: int) -> EntryView:
+        """Return the EntryView of the entry in `slot`."""
+        space, attrs, expires_at, _ = self._index.entry(slot)
+        subject_type, kind = SUBJECTS[space]
+        return EntryView(
+            entry_id=self._index.entry_id(slot), list=self._list_names[attrs & 0xFFFF],
+            subject_type=subject_type, kind=kind,
+            match="ocr-tolerant" if space == PLATE_OCR_SPACE else "exact",
+            priority=(attrs >> _PRIORITY_SHIFT) & 0xFF, expires_at=expires_at,
+            partition=attrs >> _PARTITION_SHIFT)
 
     def match(self, spaces: np.ndarray, words: np.ndarray, now_ms: int
-              ) -> list[tuple[int, WatchlistEntry]]:
+              ) -> list[tuple[int, EntryView]]:
         """Return (row, entry) for every key row equal to a live entry's key, in row order
         and by entry id within a row. Expiry is checked here, at match time, so no timer
         lag lets an expired entry hit."""
         rows, slots = self._index.match(spaces, words, now_ms)
-        found = [(int(r), self._entries[self._index.entry_id(int(s))])
-                 for r, s in zip(rows, slots, strict=True)]
+        found = [(int(r), self.view(int(s))) for r, s in zip(rows, slots, strict=True)]
         found.sort(key=lambda pair: (pair[0], pair[1].entry_id))
         return found
 
-    def expired(self, now_ms: int) -> list[WatchlistEntry]:
+    def match_plates(self, exact: np.ndarray, canonical: np.ndarray, now_ms: int
+                     ) -> list[tuple[int, EntryView, str]]:
+        """Return (read, entry, rule) for plate reads (normalised key rows `exact`, their
+        OCR-canonical rows `canonical`): exact entries on the read, OCR-tolerant entries on
+        its canonical form, the rule `exact` when the read equals the entry's own key (told
+        by the hash the entry keeps of it), by read and entry id."""
+        n = len(exact)
+        spaces = np.repeat(np.array([PLATE_SPACE, PLATE_OCR_SPACE], np.uint8), n)
+        rows, slots = self._index.match(spaces, np.concatenate([exact, canonical]), now_ms)
+        if not len(rows):
+            return []
+        read_hashes = self.exact_plate_hashes(exact)
+        found = []
+        for r, s in zip(rows.tolist(), slots.tolist(), strict=True):
+            exact_rule = r < n or self._index.entry(s)[3] == int(read_hashes[r - n])
+            found.append((r % n, self.view(s), "exact" if exact_rule else "ocr-tolerant"))
+        found.sort(key=lambda hit: (hit[0], hit[1].entry_id))
+        return found
+
+    def expired(self, now_ms: int) -> list[EntryView]:
         """Return the entries whose expires_at <= now_ms (still held until deleted)."""
-        return [self._entries[i] for i in self._index.expired(now_ms)]
+        return [self.view(int(s)) for s in self._index.expired(now_ms)]

@@ -19,6 +19,7 @@ from schemas.identifiers import identifier_problem
 from schemas.json import dumps, loads
 from schemas.rejection import Rejected, short_repr
 from schemas.watchlist import WatchlistEntry, decode_watchlist_command
+from tables.watchlist import EntryView
 
 
 class EditRefused(Exception):
@@ -38,7 +39,7 @@ class EditCommand:
 
 
 def edit_request(op: str, entry_id: str, body: bytes, editor: Principal,
-                 current: WatchlistEntry | None, now_ms: int, max_ttl_days: int) -> EditCommand:
+                 current: EntryView | None, now_ms: int, max_ttl_days: int) -> EditCommand:
     """Check an edit of `entry_id` (currently `current`) by `editor`; raise EditRefused."""
     problem = identifier_problem(entry_id)
     if problem is not None:

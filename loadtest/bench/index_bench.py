@@ -70,7 +70,7 @@ def bench_size(entries: int, probes: int, seed: int) -> dict:
     build_s = _best_s(lambda: index.build(ids, np.full(entries, MAC_SPACE, np.uint8),
                                             entry_words, expires), repeats=1)
     bytes_per_entry = index.nbytes / entries
-    table_bytes_per_entry = (index.nbytes - index.metadata_nbytes) / entries
+    table_bytes_per_entry = index.table_nbytes / entries
     index.match(spaces[:10], words[:10], NOW_MS)  # compile outside the timing
     found = []
     match_s = _best_s(lambda: found.append(index.match(spaces, words, NOW_MS)[0]))

@@ -8,7 +8,7 @@ import pytest
 from aiokafka import TopicPartition
 
 from agents.context import WorkerContext
-from agents.watchlist import _log_lost, apply_command, judge_command
+from agents.watchlist import _log_lost, apply_judged, judge_command
 from config.settings import load_settings
 from schemas.audit_events import watchlist_record_event as audit_event
 from schemas.json import dumps
@@ -17,6 +17,12 @@ from tests.agents.fixtures import make_context
 
 T0 = 1_795_000_000_000
 DAY = 86_400_000
+
+
+def apply_one(c: WorkerContext, command, key: bytes | None, partition: int = 0) -> str:
+    """Apply one judged command; return what it was."""
+    (done,) = apply_judged(c, [(command, key, partition)])
+    return done
 
 
 def ctx() -> WorkerContext:
@@ -39,16 +45,28 @@ def test_commands_are_judged_by_their_own_timestamp() -> None:
 
 def test_apply_upsert_delete_tombstone_and_refusal() -> None:
     c = ctx()
-    assert apply_command(c, judge_command(upsert(), b"W-1", T0, 90), b"W-1") == "upsert"
-    assert c.watchlist.get("W-1").key == "AB123"
+    assert apply_one(c, judge_command(upsert(), b"W-1", T0, 90), b"W-1") == "upsert"
+    assert (c.watchlist.get("W-1").list, c.watchlist.get("W-1").subject_type) == ("l", "plate")
     bad = judge_command(upsert(entry_id="W-2", legal_basis=" "), b"W-2", T0, 90)
-    assert apply_command(c, bad, b"W-2") == "rejected" and c.watchlist.get("W-2") is None
+    assert apply_one(c, bad, b"W-2") == "rejected" and c.watchlist.get("W-2") is None
     delete = dumps({"op": "delete", "entry_id": "W-1", "requested_by": "r", "reason": "found"})
-    assert apply_command(c, judge_command(delete, b"W-1", T0, 90), b"W-1") == "delete"
+    assert apply_one(c, judge_command(delete, b"W-1", T0, 90), b"W-1") == "delete"
     assert len(c.watchlist) == 0
-    apply_command(c, judge_command(upsert(), b"W-1", T0, 90), b"W-1")
-    assert apply_command(c, judge_command(None, b"W-1", T0, 90), b"W-1") == "tombstone"
+    apply_one(c, judge_command(upsert(), b"W-1", T0, 90), b"W-1")
+    assert apply_one(c, judge_command(None, b"W-1", T0, 90), b"W-1") == "tombstone"
     assert len(c.watchlist) == 0
+
+
+def test_a_batch_applies_in_order_and_counts_each_kind() -> None:
+    c = ctx()
+    delete = dumps({"op": "delete", "entry_id": "W-1", "requested_by": "r", "reason": "found"})
+    judged = [(judge_command(v, k, T0, 90), k, p) for v, k, p in [
+        (upsert(), b"W-1", 0), (upsert(list="m"), b"W-1", 0), (delete, b"W-1", 0),
+        (upsert(entry_id="W-2"), b"W-2", 3), (upsert(entry_id="W-3", priority=9), b"W-3", 1),
+        (None, b"W-4", 2)]]
+    assert apply_judged(c, judged) == {"upsert": 3, "delete": 1, "rejected": 1, "tombstone": 1}
+    assert c.watchlist.get("W-1") is None and c.watchlist.get("W-2").partition == 3
+    assert c.watchlist.entries_by_list() == {"l": 1, "m": 0}
 
 
 def test_every_kind_of_record_leaves_an_audit_event() -> None:
@@ -79,7 +97,7 @@ class EndOffsets:
 ])
 def test_watchlist_log_lost_when_it_is_shorter_than_read(batch_counting, end, lost) -> None:
     c = make_context(one_record_per_batch=batch_counting)
-    apply_command(c, judge_command(upsert(), b"W-1", T0, 90), b"W-1")
+    apply_one(c, judge_command(upsert(), b"W-1", T0, 90), b"W-1")
     c.watchlist_loaded.set()
     tp = TopicPartition(c.topics.watchlist, 0)
     assert asyncio.run(_log_lost(c, EndOffsets({tp: end}), {tp: 5})) is lost

@@ -11,7 +11,7 @@ from aiokafka import TopicPartition
 
 from agents.audit import AuditTrail
 from agents.metrics import build_metrics
-from agents.watchlist import apply_command, expire_entries, judge_command
+from agents.watchlist import apply_judged, expire_entries, judge_command
 from agents.watchlist_audit import _Ownership, audit_batch
 from schemas.audit import event_hash, verify_chain
 from schemas.audit_signing import (
@@ -131,7 +131,7 @@ def test_expiries_are_audited_for_the_owned_partitions_only() -> None:
         c = make_context()
         for p, entry_id in enumerate(("W-1", "W-2")):
             value = upsert(entry_id, expires_at=T0 + 1)
-            apply_command(c, judge_command(value, entry_id.encode(), T0, 90), None, p)
+            apply_judged(c, [(judge_command(value, entry_id.encode(), T0, 90), None, p)])
         c.watchlist_loaded.set()
         written: list[str] = []
 

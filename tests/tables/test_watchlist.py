@@ -14,7 +14,7 @@ from schemas.plates import PlateRead
 from schemas.sensing import SensingBatch
 from schemas.watchlist import WatchlistEntry
 from tables.matching import find_checkin_hits, find_plate_hits, find_sensing_hits
-from tables.watchlist import Watchlist
+from tables.watchlist import Gone, Watchlist
 
 NOW = 1_795_000_000_000
 
@@ -81,8 +81,7 @@ def mac_sighting_hits(wl: Watchlist, mac: str, now: int) -> list[str]:
 def test_upsert_replaces_and_moves_the_index() -> None:
     wl = Watchlist()
     wl.upsert(entry("W-1", "device", "mac", "aaaaaaaaaaaa"))
-    before = wl.upsert(entry("W-1", "device", "mac", "bbbbbbbbbbbb"))
-    assert before is not None and before.key == "aaaaaaaaaaaa"
+    assert wl.upsert(entry("W-1", "device", "mac", "bbbbbbbbbbbb")) is True
     assert mac_sighting_hits(wl, "aaaaaaaaaaaa", NOW) == []
     assert mac_sighting_hits(wl, "bbbbbbbbbbbb", NOW) == ["W-1"]
     assert len(wl) == 1
@@ -167,3 +166,71 @@ def test_entries_by_list_follows_upserts_moves_and_deletes() -> None:
     wl.delete("W-404")
     # An emptied list stays at 0, so its gauge falls to 0 rather than keeping the last value.
     assert wl.entries_by_list() == {"l": 1, "other": 0}
+
+
+lists = st.sampled_from(["l", "m", "n"])
+commands = st.lists(st.one_of(
+    st.tuples(st.just("upsert"), st.integers(0, 9), lists, id_types, device_keys,
+              st.integers(1, 3), st.sampled_from([NOW - 1, NOW, NOW + 1]), st.integers(0, 7)),
+    st.tuples(st.just("delete"), st.integers(0, 9))), max_size=80)
+
+
+@settings(max_examples=200, deadline=None)
+@given(commands=commands, cuts=st.lists(st.integers(0, 80), max_size=6),
+       hash_bits=st.sampled_from([1, 64]))
+def test_batched_apply_equals_a_plain_dict(commands, cuts, hash_bits) -> None:
+    """Upserts, deletes and re-upserts across lists, applied in batches cut anywhere, leave
+    the same entries, list counts, partitions, expiries and hits as a dict applying them one
+    by one."""
+    wl, ref = Watchlist(hash_bits=hash_bits), {}
+    batch, batches = [], []
+    for i, c in enumerate(commands):
+        if c[0] == "upsert":
+            _, n, list_name, kind, key, priority, expires, partition = c
+            e = dataclasses.replace(entry(f"W-{n}", "device", kind, key, expires_at=expires),
+                                    list=list_name, priority=priority)
+            batch.append((e, partition))
+            ref[e.entry_id] = (e, partition)
+        else:
+            batch.append((Gone(f"W-{c[1]}"), 0))
+            ref.pop(f"W-{c[1]}", None)
+        if i in cuts:
+            batches.append(batch)
+            batch = []
+    for b in [*batches, batch]:
+        wl.apply([c for c, _ in b], [p for _, p in b])
+    assert len(wl) == len(ref)
+    counts = {name: sum(e.list == name for e, _ in ref.values())
+              for name in {e.list for e, _ in (c for b in [*batches, batch] for c in b)
+                           if isinstance(e, WatchlistEntry)}}
+    assert wl.entries_by_list() == counts
+    for entry_id, (e, partition) in ref.items():
+        view = wl.get(entry_id)
+        assert (view.list, view.kind, view.priority, view.expires_at, view.partition) == (
+            e.list, e.kind, e.priority, e.expires_at, partition)
+    assert sorted(v.entry_id for v in wl.expired(NOW)) == sorted(
+        i for i, (e, _) in ref.items() if e.expires_at <= NOW)
+    for kind in ("mac", "imsi", "etag"):
+        for key in ("aaaaaaaaaaaa", "AAAAAAAAAAAA", "123456789012345", "E" * 20, "E" * 32):
+            batch_ = SensingBatch(
+                ts=np.array([NOW], np.int64), id_type=np.array([ID_TYPE_CODES[kind]], np.uint8),
+                device_id=np.array([key.encode()], "S32"), rssi=np.zeros(1, np.int16),
+                sensor_num=np.zeros(1, np.uint32))
+            got = [h.entry_id for h in find_sensing_hits(batch_, wl, NOW)]
+            assert got == sorted(i for i, (e, _) in ref.items()
+                                 if (e.kind, e.key) == (kind, key) and e.expires_at > NOW)
+
+
+def test_the_watchlist_holds_no_identifier() -> None:
+    """A planted key, as written and normalised, is nowhere in the watchlist's arrays."""
+    wl = Watchlist()
+    wl.upsert(entry("W-MAC", "device", "mac", "a45e60d1229f"))
+    wl.upsert(entry("W-PLATE", "plate", "", "鲁K1Z345", match="ocr-tolerant"))
+    wl.upsert(entry("W-DOC", "document", "passport", "E12345678901234567"))
+    arrays, _ = wl.index.snapshot()
+    held = b"".join(a.tobytes() for a in arrays.values())
+    for key in ("a45e60d1229f", "A4:5E:60:D1:22:9F", "A45E60D1229F", "鲁K1Z345", "鲁K12345",
+                "E12345678901234567"):
+        raw = key.encode()
+        assert all(raw[i:i + 8] not in held for i in range(0, len(raw), 8))
+    assert b"W-PLATE" in held  # ids are held, so the search can find what is there

@@ -18,4 +18,7 @@ def test_index_bench_writes_one_result_per_size(tmp_path: Path) -> None:
     for r in results:
         for field in ("probes_per_s", "set_probes_per_s", "build_s", "upsert_us", "delete_us"):
             assert r[field] > 0, field
-        assert 16 <= r["bytes_per_entry"] < 64
+        # Every array of the index (ids included), at sizes where the minimum table sizes
+        # weigh most: about 100 bytes an entry at 10^6 and more.
+        assert 40 <= r["bytes_per_entry"] < 256
+        assert 8 <= r["table_bytes_per_entry"] < r["bytes_per_entry"]
