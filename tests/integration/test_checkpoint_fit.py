@@ -68,9 +68,10 @@ async def marks_after(bootstrap: str, topic: str, counts: Mapping[int, int]
         await consumer.stop()
 
 
-async def fit(bootstrap: str, topic: str, marks: Mapping[int, PartitionMark]) -> str | None:
+async def fit(bootstrap: str, topic: str, marks: Mapping[int, PartitionMark],
+              auto_offset_reset: str = "earliest") -> str | None:
     consumer, _ = await open_reader(bootstrap, [topic], client_id="ckpt-test-fit",
-                                    fetch_max_wait_ms=100)
+                                    fetch_max_wait_ms=100, auto_offset_reset=auto_offset_reset)
     try:
         return await checkpoint_fits(consumer, marks, topic, timeout_s=20)
     finally:
@@ -126,6 +127,20 @@ def test_marks_past_the_end_of_a_recreated_empty_topic_misfit(bootstrap: str) ->
     marks = asyncio.run(marks_after(bootstrap, old, {0: PER_PARTITION, 1: 5}))
     why = asyncio.run(fit(bootstrap, create_topic(bootstrap), marks))
     assert why is not None and "past the log end 0" in why, why
+
+
+@pytest.mark.parametrize("reset", ["earliest", "latest", "none"])
+def test_marks_past_the_end_of_a_shorter_topic_misfit_whatever_the_reset_policy(
+        bootstrap: str, reset: str) -> None:
+    old = written_topic(bootstrap)
+    marks = asyncio.run(marks_after(bootstrap, old, {0: PER_PARTITION, 1: PER_PARTITION}))
+    shorter = create_topic(bootstrap)
+    asyncio.run(write(bootstrap, shorter, "short", count=PER_PARTITION // 3))
+    # The fetch at the last offset read is past the end. Apache Kafka answers
+    # OffsetOutOfRange, and the consumer's reset policy moves it back (earliest), to the end
+    # (latest) or raises (none); the embedded broker answers with no records.
+    why = asyncio.run(fit(bootstrap, shorter, marks, auto_offset_reset=reset))
+    assert why is not None and ("out of range" in why or "past the log end" in why), why
 
 
 def test_marks_of_a_topic_refilled_to_the_same_length_misfit(bootstrap: str) -> None:
