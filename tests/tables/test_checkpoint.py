@@ -8,6 +8,10 @@ import signal
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -207,16 +211,24 @@ ckpt.write_checkpoint(Path(sys.argv[1]), {"generation": 2},
 """
 
 
-def test_a_writer_killed_mid_write_leaves_the_previous_checkpoint(tmp_path: Path) -> None:
-    write_checkpoint(tmp_path, {"generation": 1}, sample_arrays())
-    writer = subprocess.Popen([sys.executable, "-c", SLOW_WRITER, str(tmp_path)],
+@contextmanager
+def writer_stuck_mid_write(folder: Path) -> Iterator[None]:
+    """Run SLOW_WRITER on `folder` until it is mid-write; SIGKILL it when the block ends."""
+    writer = subprocess.Popen([sys.executable, "-c", SLOW_WRITER, str(folder)],
                               stdout=subprocess.PIPE, cwd=ROOT, text=True)
     try:
         assert writer.stdout.readline() == "mid-write\n"
+        yield
     finally:
         os.kill(writer.pid, signal.SIGKILL)
         writer.wait()
         writer.stdout.close()
+
+
+def test_a_writer_killed_mid_write_leaves_the_previous_checkpoint(tmp_path: Path) -> None:
+    write_checkpoint(tmp_path, {"generation": 1}, sample_arrays())
+    with writer_stuck_mid_write(tmp_path):
+        pass
     assert (tmp_path / TEMP_NAME).stat().st_size > 0  # it did get some way
     got = read_checkpoint(tmp_path, {"generation": 1})
     assert not isinstance(got, Stale), got
@@ -226,6 +238,19 @@ def test_a_writer_killed_mid_write_leaves_the_previous_checkpoint(tmp_path: Path
     assert not (tmp_path / TEMP_NAME).exists()
     _, arrays = read_checkpoint(tmp_path, {"generation": 3})
     np.testing.assert_array_equal(arrays["small"], np.arange(4))
+
+
+def test_a_second_writer_waits_for_the_first_instead_of_taking_its_file(tmp_path: Path
+                                                                        ) -> None:
+    with ThreadPoolExecutor(1) as pool, writer_stuck_mid_write(tmp_path):
+        second = pool.submit(write_checkpoint, tmp_path, {"generation": 3}, {"a": np.arange(4)})
+        with pytest.raises(FutureTimeout):
+            second.result(timeout=0.5)
+        partial = (tmp_path / TEMP_NAME).stat().st_size
+        assert partial > 0
+    # The first writer died holding the lock: the second one goes on once the kernel drops it.
+    assert second.result(timeout=30) == tmp_path / FILE_NAME
+    assert not isinstance(read_checkpoint(tmp_path, {"generation": 3}), Stale)
 
 
 def test_a_leftover_temporary_file_is_ignored_by_readers(tmp_path: Path) -> None:
