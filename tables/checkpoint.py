@@ -248,7 +248,7 @@ def _end_of(entries: list[dict[str, Any]]) -> int:
 
 def _mismatch(header: Mapping[str, Any], expect: Mapping[str, Any]) -> str | None:
     """Return the first key of `expect` whose value the header does not have, described."""
-    for key, want in loads(dumps(dict(expect))).items():  # tuples become lists, as stored
+    for key, want in expect.items():
         if key not in header:
             return f"{key}: not in the checkpoint, expected {want!r}"
         if header[key] != want:
@@ -309,6 +309,7 @@ def read_checkpoint(directory: Path, expect: Mapping[str, Any]
     """Return the caller's header and the arrays of the checkpoint in `directory`, or
     Stale(reason) when there is none ("none"), it is truncated or corrupt, or its header
     differs from `expect` (JSON values) at any key of `expect`. Blocks: see the module."""
+    expect = loads(dumps(dict(expect)))  # compared as stored: tuples become lists
     try:
         f = open(directory / FILE_NAME, "rb")  # noqa: SIM115 (closed below)
     except FileNotFoundError:
