@@ -211,6 +211,17 @@ class WatchlistSettings(Section):
         1.0, lambda v: 0.05 <= v <= 3600, "seconds within 0.05-3600",
         "How often expired entries are removed from the index (matching checks expiry "
         "anyway).")
+    checkpoint_dir: str = setting(
+        "watchlist-state", lambda v: len(v) <= 4096, "a path, or empty for no checkpoints",
+        "Folder of the worker's warm-restart checkpoint: its watchlist state and the topic "
+        "offsets it reflects, so a restarted worker reads only the tail of vigil.watchlist. "
+        "Relative: under broker.run_dir. Workers sharing the folder share the file (they "
+        "hold the same state). A checkpoint that does not fit the topic is ignored. Empty: "
+        "no checkpoints; a (re)started worker reads the whole topic.")
+    checkpoint_interval_s: float = setting(
+        60.0, lambda v: 1 <= v <= 86400, "seconds within 1-86400",
+        "How often the watchlist state is checkpointed, when it changed since the last "
+        "checkpoint.")
 
 
 @_section

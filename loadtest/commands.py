@@ -145,6 +145,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     through the `vigil.commands` entry point: the product never imports loadtest/)."""
     from loadtest.bench import index_bench
     from loadtest.faults import crash, fuzz, outage
+    from loadtest.micro import checkpoint_bench
 
     lt = commands.add_parser("loadtest", help="measurements (not tests)")
     loadtest_commands = lt.add_subparsers(dest="action", required=True)
@@ -169,6 +170,10 @@ def register(commands: argparse._SubParsersAction) -> None:
                                       help="watchlist index micro-benchmark vs a Python set")
     index_bench.add_arguments(ib)
     ib.set_defaults(func=lambda _settings, args: index_bench.main(args))
+    cb = loadtest_commands.add_parser("checkpoint-bench",
+                                      help="write and read a watchlist checkpoint on this disk")
+    checkpoint_bench.add_arguments(cb)
+    cb.set_defaults(func=lambda _settings, args: checkpoint_bench.main(args))
     fz = loadtest_commands.add_parser("fuzz",
                                       help="hostile inputs against every decoder (10^6 by default)")
     fuzz.add_arguments(fz)
