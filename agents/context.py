@@ -41,6 +41,8 @@ class WorkerContext(WorkerSetup):
     suppression: Suppression
     # Set once the global watchlist reader has caught up with the topic's end.
     watchlist_loaded: asyncio.Event = field(default_factory=asyncio.Event)
+    # Held while a checkpoint writes the watchlist's arrays: nothing may change them then.
+    watchlist_saving: asyncio.Lock = field(default_factory=asyncio.Lock)
     # The watchlist partition each entry was last written to: its expiry is audited by the
     # worker whose audit agent owns that partition.
     # Set once the hits of the look-back period have been read into `suppression`; unset

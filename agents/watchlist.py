@@ -21,6 +21,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from mode import Service
 
 from agents.context import WorkerContext
+from agents.watchlist_state import WatchlistCheckpoints
 from schemas.audit_events import expiry_event
 from schemas.clock import now_ms
 from schemas.rejection import Rejected
@@ -85,11 +86,12 @@ async def expire_entries(ctx: WorkerContext, owned_partitions: Callable[[], froz
     owned = owned_partitions()
     if not ctx.watchlist_loaded.is_set() or owned is None:
         return 0  # ownership is unknown mid-rebalance: the next tick decides
-    now = now_ms()
-    due = ctx.watchlist.expired(now)
-    if not due:
-        return 0
-    ctx.watchlist.apply([Gone(entry.entry_id) for entry in due])
+    async with ctx.watchlist_saving:  # not while a checkpoint writes the arrays
+        now = now_ms()
+        due = ctx.watchlist.expired(now)
+        if not due:
+            return 0
+        ctx.watchlist.apply([Gone(entry.entry_id) for entry in due])
     out = [ctx.audit.entry(expiry_event(entry, now)) for entry in due
            if entry.partition in owned and entry.expires_at >= started_ms]
     ctx.metrics.expiries.inc(len(due))
@@ -99,24 +101,29 @@ async def expire_entries(ctx: WorkerContext, owned_partitions: Callable[[], froz
 
 # How often the reader checks that the watchlist topic still holds what it has read.
 LOG_CHECK_S = 1.0
+# Commands per reader batch: about 25 ms of the event loop at the reader's speed.
+MAX_RECORDS = 5000
 
 
-async def _read_watchlist(ctx: WorkerContext) -> None:
+async def _read_watchlist(ctx: WorkerContext, state: WatchlistCheckpoints) -> None:
     topic = ctx.topics.watchlist
     consumer, tps = await open_reader(ctx.bootstrap, [topic], client_id="vigil-watchlist-reader",
                                       fetch_max_wait_ms=ctx.settings.kafka.fetch_max_wait_ms,
                                       settings=ctx.settings)
     try:
-        await consumer.seek_to_beginning(*tps)
         started = time.monotonic()
+        if not await state.restore(consumer, tps):
+            await consumer.seek_to_beginning(*tps)
+            state.start_from_beginning(tps)
         # Ready once every partition is read up to where it ended when first fetched.
-        ends = FetchedEnds(tps)
+        ends = FetchedEnds.from_now(tps)
         max_ttl = ctx.settings.watchlist.max_ttl_days
-        read_upto: dict[TopicPartition, int] = {}
+        read_upto = {TopicPartition(topic, p): mark.next_offset
+                     for p, mark in state.marks.items() if mark.last is not None}
         next_check = time.monotonic() + LOG_CHECK_S
         while True:
-            # Small batches: applying one holds the event loop, which the record agents share.
-            batches = await consumer.getmany(timeout_ms=500, max_records=1000)
+            # Batches of MAX_RECORDS: applying one holds the event loop the record agents share.
+            batches = await consumer.getmany(timeout_ms=500, max_records=MAX_RECORDS)
             judged = [(judge_command(rec.value, rec.key, rec.timestamp, max_ttl), rec.key,
                        rec.partition) for records in batches.values() for rec in records]
             for done, count in apply_judged(ctx, judged).items():
@@ -124,16 +131,22 @@ async def _read_watchlist(ctx: WorkerContext) -> None:
             for tp, records in batches.items():
                 if records:
                     read_upto[tp] = records[-1].offset + 1
-            for name, count in ctx.watchlist.entries_by_list().items():
-                ctx.metrics.watchlist_entries.labels(name).set(count)
-            ctx.metrics.index_bytes.set(ctx.watchlist.nbytes)
+                    state.note(tp, records)
+            if batches:
+                for name, count in ctx.watchlist.entries_by_list().items():
+                    ctx.metrics.watchlist_entries.labels(name).set(count)
+                ctx.metrics.index_bytes.set(ctx.watchlist.nbytes)
             if not ctx.watchlist_loaded.is_set():
-                ends.note(consumer.highwater)
+                ends.note(consumer.highwater, consumer.last_poll_timestamp)
                 if not ends.unread({tp: await consumer.position(tp) for tp in tps}):
                     ctx.watchlist_loaded.set()
                     ctx.metrics.watchlist_ready.set(1)
                     log.info("watchlist loaded: %d entries from %s in %.2fs",
                              len(ctx.watchlist), topic, time.monotonic() - started)
+                    # Right away: a worker restarted soon after still finds its state.
+                    await state.save_if_due(0)
+            else:
+                await state.save_if_due()
             if time.monotonic() >= next_check:
                 next_check = time.monotonic() + LOG_CHECK_S
                 if await _log_lost(ctx, consumer, read_upto):
@@ -184,12 +197,20 @@ class WatchlistReader(Service):
     def __init__(self, ctx: WorkerContext) -> None:
         super().__init__()
         self.ctx = ctx
+        self.checkpoints = WatchlistCheckpoints.for_worker(ctx)
 
     async def on_start(self) -> None:
-        """Start the reader (after a failure the index keeps what it has and the topic is
-        read from the start), and return once the watchlist is loaded or the worker stops."""
-        self.add_future(keep_running("watchlist reader", lambda: _read_watchlist(self.ctx)))
+        """Start the reader (from a fitting checkpoint, else from the topic's start; after
+        a failure it starts again the same way), and return once the watchlist is loaded
+        or the worker stops."""
+        self.add_future(keep_running("watchlist reader",
+                                     lambda: _read_watchlist(self.ctx, self.checkpoints)))
         await self.wait(self.ctx.watchlist_loaded.wait())
+
+    async def on_stop(self) -> None:
+        """Save what changed since the last checkpoint, so a restart reads only the rest."""
+        if self.ctx.watchlist_loaded.is_set():
+            await self.checkpoints.save_if_due(0)
 
 
 def register_watchlist(app: faust.App, ctx: WorkerContext,

@@ -262,13 +262,13 @@ class WatchlistIndex:
         return due
 
     def snapshot(self) -> tuple[dict[str, np.ndarray], dict[str, int]]:
-        """Return copies of the arrays and the counters, for a checkpoint (`restore`)."""
+        """Return the arrays in use (views, valid until the next change) and the counters,
+        for a checkpoint (`restore`)."""
         upto = int(self._state[STATE_NEXT])
-        arrays = {"table": self._table.copy(), "ids": self._ids.copy(),
-                  "meta": self._meta[:upto].copy(), "aux": self._aux[:upto].copy(),
-                  "id_ref": self._id_ref[:upto].copy(),
-                  "free": self._free[: int(self._state[STATE_FREE])].copy(),
-                  "id_arena": self._id_arena[: int(self._state[STATE_ID_USED])].copy()}
+        arrays = {"table": self._table, "ids": self._ids, "meta": self._meta[:upto],
+                  "aux": self._aux[:upto], "id_ref": self._id_ref[:upto],
+                  "free": self._free[: int(self._state[STATE_FREE])],
+                  "id_arena": self._id_arena[: int(self._state[STATE_ID_USED])]}
         counters = {"next": upto, "free": int(self._state[STATE_FREE]),
                     "id_used": int(self._state[STATE_ID_USED]),
                     "id_garbage": int(self._state[STATE_ID_GARBAGE]),

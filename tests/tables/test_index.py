@@ -125,6 +125,6 @@ def test_index_holds_no_raw_identifier() -> None:
     arrays, _ = index.snapshot()
     held = b"".join(a.tobytes() for a in arrays.values())
     for key in keys:
-        for part in (key, key[:8], key[8:16]):
-            assert part not in held
+        # Every 6-byte window: shorter ones turn up by chance among the hashes' bytes.
+        assert all(key[i:i + 6] not in held for i in range(len(key) - 5))
     assert b"W-1" in held  # the check can fail: entry ids are held

@@ -232,5 +232,6 @@ def test_the_watchlist_holds_no_identifier() -> None:
     for key in ("a45e60d1229f", "A4:5E:60:D1:22:9F", "A45E60D1229F", "鲁K1Z345", "鲁K12345",
                 "E12345678901234567"):
         raw = key.encode()
-        assert all(raw[i:i + 8] not in held for i in range(0, len(raw), 8))
+        # Every 6-byte window: shorter ones turn up by chance among the hashes' bytes.
+        assert all(raw[i:i + 6] not in held for i in range(len(raw) - 5))
     assert b"W-PLATE" in held  # ids are held, so the search can find what is there
