@@ -156,7 +156,15 @@ def cmd_report_precision(settings: Settings, args: argparse.Namespace) -> int:
         except PlotUnavailable as exc:
             print(exc, file=sys.stderr)
             return 2
-    rows, skipped = asyncio.run(read_precision(settings, args.since, with_hits=not args.no_hits))
+    from streams.scan import TopicNotFound
+
+    try:
+        rows, skipped = asyncio.run(read_precision(settings, args.since,
+                                                   with_hits=not args.no_hits))
+    except TopicNotFound as exc:
+        print(f"topic {exc} does not exist: is kafka.topic_prefix the deployment's, and has "
+              "a worker of this version run there (it creates the topics)?", file=sys.stderr)
+        return 2
     if args.json:
         sys.stdout.write(dumps(report_json(rows, args.since, skipped)).decode() + "\n")
     else:

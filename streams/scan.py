@@ -20,6 +20,10 @@ log = logging.getLogger(__name__)
 SCAN_MAX_RECORDS = 10_000
 
 
+class TopicNotFound(LookupError):
+    """The broker has no such topic (never created there, or another deployment's prefix)."""
+
+
 async def seek_to_time(consumer: AIOKafkaConsumer, tps: list[TopicPartition],
                        since_ms: int) -> None:
     """Move each of `tps` to its first record with a Kafka timestamp at or after `since_ms`
@@ -45,11 +49,14 @@ async def scan_topic(bootstrap: str, topic: str, settings: Settings, *, client_i
     """Yield the records of every partition of `topic`, from the beginning (or, with
     `since_ms`, from the first record stamped at or after it; see `seek_to_time`) until
     each partition's position reaches the end that the first fetch response covering it
-    reported. Records of one partition come in log order."""
+    reported. Records of one partition come in log order. Raise TopicNotFound when the
+    broker has no such topic."""
     consumer, tps = await open_reader(bootstrap, [topic], client_id=client_id,
                                       fetch_max_wait_ms=settings.kafka.fetch_max_wait_ms,
                                       settings=settings)
     try:
+        if not tps:
+            raise TopicNotFound(topic)
         if since_ms is None:
             await consumer.seek_to_beginning(*tps)
         else:

@@ -112,3 +112,11 @@ def test_an_empty_topic_gives_an_empty_report(deployment_factory: Callable[..., 
                                               ) -> None:
     out, _ = report(deployment_factory(), "--since", "2026-01-01")
     assert out.splitlines()[1:] == ["no dispositions"]
+
+
+def test_a_deployment_without_the_topics_is_told_so(known_set: Deployment) -> None:
+    env = {**known_set.settings.as_env(), "VIGIL_KAFKA_TOPIC_PREFIX": "nosuchdeployment."}
+    done = vigil(env, "report", "precision")
+    assert done.returncode == 2
+    assert ("topic nosuchdeployment.vigil.dispositions does not exist: is kafka.topic_prefix "
+            "the deployment's") in done.stderr.decode()
