@@ -47,6 +47,8 @@ class Metrics(NamedTuple):
     audit_events: Counter
     gc_pause: Histogram
     audit_checkpoint_events: Gauge
+    hit_dispositions: Counter
+    list_precision_threshold: Gauge
 
 
 def build_metrics(registry: CollectorRegistry | None = None) -> Metrics:
@@ -138,4 +140,14 @@ def build_metrics(registry: CollectorRegistry | None = None) -> Metrics:
             "Events of this worker's audit chain covered by its newest signed checkpoint that "
             "the broker has acknowledged (vigil audit verify --expect-count), by producer",
             ["producer"], registry=r),
+        hit_dispositions=Counter(
+            "vigil_hit_dispositions",
+            "Hit dispositions recorded by this worker, by list, match rule and outcome",
+            ["list", "match", "outcome"], registry=r),
+        # A setting, exported so that the alert rule compares with the threshold in force
+        # (Prometheus rule files are static; config/prometheus/vigil-alerts.yml).
+        list_precision_threshold=Gauge(
+            "vigil_list_precision_threshold",
+            "The setting alerts.min_list_precision: VigilListPrecisionLow fires for a list "
+            "whose 7-day precision is below it", registry=r),
     )

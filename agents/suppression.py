@@ -21,7 +21,6 @@ import logging
 import time
 
 import faust
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from agents.context import WorkerContext
 from schemas.clock import now_ms
@@ -29,6 +28,7 @@ from schemas.hits import decode_hit
 from streams.reader import open_reader
 from streams.readto import FetchedEnds
 from streams.restarting import keep_running
+from streams.scan import seek_to_time
 
 log = logging.getLogger(__name__)
 
@@ -47,22 +47,6 @@ FOLLOW_EVERY_S = 0.5
 PRUNE_EVERY_S = 1.0
 
 
-async def _seek_lookback(consumer: AIOKafkaConsumer, tps: list[TopicPartition],
-                         since_ms: int) -> None:
-    try:
-        found = await consumer.offsets_for_times(dict.fromkeys(tps, since_ms))
-    except Exception:  # a broker without timestamp lookups: read everything there is
-        log.warning("offsets_for_times failed on the hits topic; reading it from the start")
-        await consumer.seek_to_beginning(*tps)
-        return
-    for tp in tps:
-        at = found.get(tp)
-        if at is not None:
-            consumer.seek(tp, at.offset)
-        else:  # nothing that recent; ListOffsets may put it a batch short, which is harmless
-            await consumer.seek_to_end(tp)
-
-
 async def _follow_hits(ctx: WorkerContext) -> None:
     topic = ctx.topics.hits
     alerts = ctx.settings.alerts
@@ -72,7 +56,7 @@ async def _follow_hits(ctx: WorkerContext) -> None:
                                       settings=ctx.settings)
     try:
         now = now_ms()
-        await _seek_lookback(consumer, tps, now - alerts.suppression_lookback_s * 1000)
+        await seek_to_time(consumer, tps, now - alerts.suppression_lookback_s * 1000)
         # Catching up: read to the ends that fetch responses report (ListOffsets is short on
         # the embedded broker for a topic written in batches, streams/readto.py).
         catch_up: FetchedEnds | None = FetchedEnds.from_now(tps)

@@ -12,7 +12,7 @@ from typing import BinaryIO
 
 from kafka.errors import KafkaError
 
-from cli import audit, subscribe
+from cli import audit, report, subscribe
 from config.settings import Settings, SettingsError, load_settings
 from schemas.clock import now_ms
 from streams.broker import BrokerError, EmbeddedBroker, resolve_bootstrap
@@ -250,6 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.set_defaults(func=cmd_demo)
     subscribe.add_parsers(sub)
     audit.add_parsers(sub)
+    report.add_parsers(sub)
     for plugin in entry_points(group=COMMAND_PLUGINS):
         try:
             plugin.load()(sub)

@@ -35,6 +35,7 @@ def prepare_worker(settings: Settings) -> WorkerSetup:
     metrics = build_metrics()
     metrics.broker_hwm_counts_batches.set(int(check.counts_batches))
     metrics.producer_one_record_per_batch.set(int(one_per_batch))
+    metrics.list_precision_threshold.set(settings.alerts.min_list_precision)
     observe_gc_pauses(metrics.gc_pause)
     started = time.monotonic()
     warm_up()

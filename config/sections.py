@@ -128,6 +128,8 @@ class TopicSettings(Section):
     hits_partitions: int = _partitions_of("vigil.hits", 4, "the hits raised")
     deadletter_partitions: int = _partitions_of("vigil.deadletter", 1, "refused input")
     audit_partitions: int = _partitions_of("vigil.audit", 1, "the audit trail")
+    dispositions_partitions: int = _partitions_of("vigil.dispositions", 1,
+                                                  "what came of hits; compacted")
     replication_factor: int = setting(
         1, lambda v: 1 <= v <= 16, "an integer 1-16",
         "Replicas of each topic Vigil creates; the embedded broker has one node, so 1.")
@@ -237,6 +239,13 @@ class AlertSettings(Section):
         "A (re)started worker rebuilds its suppression state from the hits produced this "
         "many seconds back on vigil.hits. Should exceed suppress_seconds plus the longest "
         "outage or backlog after which a duplicate alert is unwelcome.")
+    min_list_precision: float = setting(
+        0.5, lambda v: 0 <= v <= 1, "a number 0-1",
+        "The alert VigilListPrecisionLow (a ticket) fires for a list whose precision over 7 "
+        "days (confirmed / (confirmed + false positives) of its hit dispositions) is below "
+        "this, once the list has at least 20 such dispositions in those days. Workers "
+        "export it as the gauge vigil_list_precision_threshold, which the rule reads, so the "
+        "setting in force is the threshold.")
 
 
 @_section

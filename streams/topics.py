@@ -21,7 +21,11 @@ CONTRACT_TOPICS = {
     "hits": "vigil.hits",
     "deadletter": "vigil.deadletter",
     "audit": "vigil.audit",
+    "dispositions": "vigil.dispositions",
 }
+# Topics where only the latest record per key matters: the watchlist (an entry's last
+# command) and the dispositions (a hit's disposition in force).
+COMPACTED_TOPICS = frozenset({"watchlist", "dispositions"})
 BROKER_CHECK_TOPIC = "vigil.brokercheck"
 
 
@@ -73,14 +77,14 @@ def topic_names(settings: Settings) -> TopicNames:
 def ensure_topics(bootstrap: str, settings: Settings) -> list[str]:
     """Create every contract topic that does not exist yet; return the names created.
 
-    Input topics get their partition counts from config; `vigil.watchlist` is compacted
-    (a broker that ignores the setting still works: workers read the whole log).
+    Topics get their partition counts from config; COMPACTED_TOPICS are compacted (a
+    broker that ignores the setting still works: their readers read the whole log).
     """
     names = topic_names(settings)
     t = settings.topics
     wanted = [
         NewTopic(names.resolve(short), getattr(t, f"{short}_partitions"), t.replication_factor,
-                 topic_configs={"cleanup.policy": "compact"} if short == "watchlist" else {})
+                 topic_configs={"cleanup.policy": "compact"} if short in COMPACTED_TOPICS else {})
         for short in CONTRACT_TOPICS
     ]
     wanted.append(NewTopic(names.broker_check, 1, t.replication_factor))

@@ -32,7 +32,7 @@ def test_scrape_config_is_valid() -> None:
 
 
 def test_alert_rules_are_valid() -> None:
-    assert "SUCCESS: 5 rules found" in promtool("check", "rules",
+    assert "SUCCESS: 6 rules found" in promtool("check", "rules",
                                                str(PROMETHEUS / "vigil-alerts.yml"))
 
 
@@ -65,6 +65,39 @@ def test_dashboard_shows_what_operators_asked_for(dashboard: dict) -> None:
     for metric in ("vigil_records_in_total", "vigil_consumer_lag_messages",
                    "vigil_hit_latency_seconds_bucket", "vigil_hits_total",
                    "vigil_rejected_total", "vigil_watchlist_entries",
-                   "vigil_subscriber_connections"):
+                   "vigil_subscriber_connections", "vigil_hit_dispositions_total"):
         assert metric in queries, metric
     assert "histogram_quantile(0.99" in queries
+
+
+def test_the_precision_panel_computes_confirmed_over_judged_per_list_and_match(
+        dashboard: dict, tmp_path: Path) -> None:
+    (panel,) = [p for p in dashboard["panels"]
+                if p["title"] == "Precision per list and match rule"]
+    assert panel["timeFrom"] == "7d"  # the alert's window
+    (target,) = panel["targets"]
+    # What Grafana substitutes: every worker, and the panel's range.
+    expr = target["expr"].replace("$instance", ".*").replace("$__range", "7d")
+    series = {  # (list, match, outcome): dispositions recorded, on two workers for "exact"
+        ("stolen", "exact", "confirmed"): 6, ("stolen", "ocr-tolerant", "confirmed"): 1,
+        ("stolen", "ocr-tolerant", "false_positive"): 3, ("stolen", "exact", "no_action"): 9,
+        ("wanted", "exact", "false_positive"): 2, ("wanted", "exact", "no_action"): 1,
+    }
+    lines = ["rule_files: []", "evaluation_interval: 1m", "tests:", "  - interval: 1m",
+             "    input_series:"]
+    for (list_name, match, outcome), n in series.items():
+        for instance, share in (("a:6066", n - n // 2), ("b:6066", n // 2)):
+            lines += [f"      - series: 'vigil_hit_dispositions_total{{instance=\"{instance}\", "
+                      f"list=\"{list_name}\", match=\"{match}\", outcome=\"{outcome}\"}}'",
+                      f"        values: '0 {share}x30'"]
+    lines += ["    promql_expr_test:", f"      - expr: '{expr.replace(chr(39), chr(39) * 2)}'",
+              "        eval_time: 20m", "        exp_samples:"]
+    # stolen exact: 6 confirmed, no false positive (no_action left out); stolen ocr: 1 of 4;
+    # wanted: false positives only (0, not missing); a list with no_action only has no value.
+    for list_name, match, value in (("stolen", "exact", 1), ("stolen", "ocr-tolerant", 0.25),
+                                    ("wanted", "exact", 0)):
+        lines += [f"          - labels: '{{list=\"{list_name}\", match=\"{match}\"}}'",
+                  f"            value: {value}"]
+    test_file = tmp_path / "panel.test.yml"
+    test_file.write_text("\n".join(lines) + "\n")
+    assert "SUCCESS" in promtool("test", "rules", str(test_file))

@@ -59,7 +59,9 @@ def scalar(prom: PrometheusServer, expr: str, at: float | None = None) -> float 
 @pytest.fixture(scope="module")
 def observed(bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Observed]:
     tmp = tmp_path_factory.mktemp("observability")
-    d = Deployment(bootstrap, tmp / "deployment", worker_lag_interval_s="1")
+    # A precision threshold other than the default, to see the worker export the setting.
+    d = Deployment(bootstrap, tmp / "deployment", worker_lag_interval_s="1",
+                   alerts_min_list_precision="0.8")
     prom = PrometheusServer(tmp / "prometheus",
                             [f"127.0.0.1:{d.settings.worker.web_port}"], SCRAPE_S)
     try:
@@ -152,7 +154,8 @@ def test_every_dashboard_query_runs_and_the_traffic_panels_show_it(observed: Obs
     prom = observed.prometheus
     empty = []
     for expr in dashboard_queries():
-        result = prom.query(expr.replace("$instance", ".*").replace("$__rate_interval", "30s"))
+        result = prom.query(expr.replace("$instance", ".*").replace("$__rate_interval", "30s")
+                            .replace("$__range", "5m"))
         if not result:
             empty.append(expr)
     shown = [e for e in dashboard_queries() if e not in empty]
@@ -166,11 +169,19 @@ def test_alert_rules_are_loaded_healthy_and_quiet(observed: Observed) -> None:
     groups = observed.prometheus.api("rules")["groups"]
     rules = {r["name"]: r for g in groups for r in g["rules"]}
     assert set(rules) == {"VigilWorkerDown", "VigilWatchlistNotLoaded", "VigilConsumerLagGrowing",
-                          "VigilHitLatencyHigh", "VigilRejectRatioHigh"}
+                          "VigilHitLatencyHigh", "VigilRejectRatioHigh", "VigilListPrecisionLow"}
     assert {name: r["health"] for name, r in rules.items()} == dict.fromkeys(rules, "ok")
     # Deterministic here: the worker is up and loaded, one bad message in 24,000 records is
-    # far below the reject ratio, and 20 messages a second leave no growing backlog.
+    # far below the reject ratio, 20 messages a second leave no growing backlog, and no hit
+    # is disposed.
     # Latency is left out: a loaded machine may slow hits.
     quiet = ("VigilWorkerDown", "VigilWatchlistNotLoaded", "VigilConsumerLagGrowing",
-             "VigilRejectRatioHigh")
+             "VigilRejectRatioHigh", "VigilListPrecisionLow")
     assert {name: rules[name]["state"] for name in quiet} == dict.fromkeys(quiet, "inactive")
+
+
+def test_the_precision_threshold_the_rule_reads_is_the_setting_in_force(observed: Observed
+                                                                         ) -> None:
+    setting = observed.deployment.settings.alerts.min_list_precision
+    assert setting == 0.8
+    assert scalar(observed.prometheus, "vigil_list_precision_threshold") == setting
