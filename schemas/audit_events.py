@@ -11,16 +11,18 @@ from typing import Any
 
 from schemas.hits import Hit
 from schemas.rejection import Rejected
+from schemas.scope import encode_scope
 from schemas.watchlist import WatchlistDelete, WatchlistEntry
 
 Event = dict[str, Any]
 
 
 def entry_view(entry: WatchlistEntry) -> dict[str, Any]:
-    """Return what an audit event records of an entry's state."""
+    """Return what an audit event records of an entry's state (`scope` null: unscoped)."""
     return {"list": entry.list, "subject_type": entry.subject_type, "kind": entry.kind,
             "key": entry.key, "match": entry.match, "priority": entry.priority,
-            "expires_at": entry.expires_at}
+            "expires_at": entry.expires_at,
+            "scope": None if entry.scope is None else encode_scope(entry.scope)}
 
 
 def watchlist_record_event(command: WatchlistEntry | WatchlistDelete | Rejected | None,
