@@ -43,7 +43,6 @@ MAX_WINDOWS = 32
 DEFAULT_TZ = "UTC"
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MINUTES_PER_DAY = 1440
-ALL_DAYS = (1 << 7) - 1
 SCOPE_FIELDS = ("locations", "areas", "hours", "tz")
 WINDOW_FIELDS = ("days", "from", "to")
 _TIME = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
