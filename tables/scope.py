@@ -38,8 +38,8 @@ EPOCH_WEEKDAY = 3
 ZONE_TABLE_END_MS = 4_102_444_800_000  # 2100-01-01T00:00:00Z
 ANY_TIME = 0
 # Offsets are sampled a week apart and each change is narrowed to its second: zones change
-# offset months apart (checked for every zone of the tz database, 1970-2100, against a daily
-# sampling: the same transitions), and a daily sampling costs 7 times as long per zone.
+# offset months apart (checked for all 599 zones of the tz database, 1970-2100, against a
+# sampling every 6 hours: the same transitions), and a finer step costs as many times more.
 _SAMPLE_STEP_S = 7 * 86_400
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
