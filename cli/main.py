@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
 from collections.abc import Iterator
 from importlib.metadata import entry_points
-from pathlib import Path
-from typing import BinaryIO
 
 from kafka.errors import KafkaError
 
 from cli import audit, report, subscribe
+from cli.rowfile import numbered_lines, open_input
 from config.settings import Settings, SettingsError, load_settings
-from schemas.clock import now_ms
 from streams.broker import BrokerError, EmbeddedBroker, resolve_bootstrap
 from tables.inputs import INPUT_STREAMS
 
@@ -27,13 +24,8 @@ KEY_FIELDS = {**{s.name: s.key_field for s in INPUT_STREAMS}, "watchlist": "entr
 
 
 def _lines(source: str) -> Iterator[tuple[int, bytes]]:
-    with contextlib.ExitStack() as stack:
-        stream: BinaryIO = (sys.stdin.buffer if source == "-"
-                            else stack.enter_context(Path(source).open("rb")))
-        for n, line in enumerate(stream, 1):
-            line = line.strip()
-            if line:
-                yield n, line
+    with open_input(source) as stream:
+        yield from numbered_lines(stream)
 
 
 def _topic_arg(name: str) -> str:
@@ -94,32 +86,9 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_watchlist_load(settings: Settings, args: argparse.Namespace) -> int:
-    import asyncio
+    from cli.watchlist_load import run_watchlist_load
 
-    from schemas.rejection import Rejected
-    from schemas.watchlist import decode_watchlist_command
-    from streams.keyed_writer import write_keyed
-    from streams.topics import ensure_topics, topic_names
-
-    topic = topic_names(settings).watchlist
-    bootstrap = resolve_bootstrap(settings)
-    ensure_topics(bootstrap, settings)
-    refused = 0
-
-    def accepted() -> Iterator[tuple[bytes, bytes]]:
-        nonlocal refused
-        for n, line in _lines(args.file):
-            cmd = decode_watchlist_command(line, None, now_ms(),
-                                           settings.watchlist.max_ttl_days)
-            if isinstance(cmd, Rejected):
-                refused += 1
-                print(f"{args.file}:{n}: refused: {cmd.reason}: {cmd.detail}", file=sys.stderr)
-                continue
-            yield cmd.entry_id.encode(), line
-
-    sent = asyncio.run(write_keyed(bootstrap, topic, accepted(), settings))
-    print(f"watchlist: {sent} commands sent to {topic}, {refused} refused")
-    return 1 if refused else 0
+    return run_watchlist_load(settings, args)
 
 
 def _message_key(short: str, line: bytes) -> bytes | None:
@@ -223,8 +192,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     w = sub.add_parser("watchlist", help="watchlist commands")
     wsub = w.add_subparsers(dest="action", required=True)
-    load = wsub.add_parser("load", help="send the commands of a JSON-lines file")
-    load.add_argument("file", metavar="FILE.jsonl", help="one command per line, - = stdin")
+    load = wsub.add_parser("load", help="send the commands of a JSON-lines or CSV file")
+    load.add_argument("file", metavar="FILE",
+                      help="one command per line (JSON), or FILE.csv with a header row; - = stdin")
+    load.add_argument("--dry-run", action="store_true",
+                      help="send nothing: print the commands that would be sent, and why "
+                           "the others are refused")
+    load.add_argument("--progress", action="store_true",
+                      help="show progress on stderr even when it is not a terminal")
     load.set_defaults(func=cmd_watchlist_load)
 
     pr = sub.add_parser("produce", help="send records (one JSON value per line) to a topic")

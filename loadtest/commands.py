@@ -8,9 +8,9 @@ import signal
 import time
 from pathlib import Path
 
+from cli.progress import ProgressLine
 from config.settings import Settings
 from loadtest.bench.benchconfig import BATCHES, BenchConfig
-from loadtest.harness.progress import ProgressLine
 from loadtest.replay.recording import RECORDED_TOPICS
 from loadtest.traffic.traffic import STREAMS
 from streams.broker import resolve_bootstrap

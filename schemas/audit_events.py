@@ -11,17 +11,20 @@ from typing import Any
 
 from schemas.hits import Hit
 from schemas.rejection import Rejected
+from schemas.scope import encode_scope
 from schemas.watchlist import WatchlistDelete, WatchlistEntry
 
 Event = dict[str, Any]
 
 
 def entry_view(entry: Any) -> dict[str, Any]:
-    """Return what an audit event records of an entry's state: a command's, or what a
-    worker holds of an entry (no key: the key is in the audit event of the command that
-    set it, and on the watchlist topic)."""
+    """Return what an audit event records of an entry's state (`scope` null: unscoped): a
+    command's, or what a worker holds of an entry (no key: the key is in the audit event of
+    the command that set it, and on the watchlist topic)."""
+    scope = getattr(entry, "scope", None)
     view = {"list": entry.list, "subject_type": entry.subject_type, "kind": entry.kind,
-            "match": entry.match, "priority": entry.priority, "expires_at": entry.expires_at}
+            "match": entry.match, "priority": entry.priority, "expires_at": entry.expires_at,
+            "scope": None if scope is None else encode_scope(scope)}
     key = getattr(entry, "key", None)
     if key is not None:
         view["key"] = key

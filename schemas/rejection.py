@@ -52,6 +52,15 @@ REASONS: frozenset[str] = frozenset(
         "expired",
         "ttl_too_long",
         "no_reason",
+        # watchlist entry scope (schemas/scope.py)
+        "bad_scope",
+        "bad_scope_location",
+        "bad_scope_area",
+        "bad_scope_hours",
+        "bad_scope_days",
+        "bad_scope_time",
+        "bad_scope_tz",
+        "scope_too_large",
     }
 )
 

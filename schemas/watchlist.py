@@ -28,6 +28,7 @@ from schemas.records import (
     required_ts,
 )
 from schemas.rejection import Rejected
+from schemas.scope import Scope, decode_scope, encode_scope
 from schemas.timestamps import MAX_TS_MS
 
 OPS = ("upsert", "delete")
@@ -45,6 +46,7 @@ class WatchlistEntry:
     """An entry to add or replace; `key` is normalised like the records it matches.
 
     `kind` is the id_type of a device, the doc_type of a document, "" for a plate.
+    `scope` (v1.1) is None for an entry that matches at every place and time.
     """
 
     entry_id: str
@@ -57,6 +59,7 @@ class WatchlistEntry:
     legal_basis: str
     requested_by: str
     expires_at: int
+    scope: Scope | None = None
 
     @property
     def match_key(self) -> tuple[str, str, str]:
@@ -188,9 +191,10 @@ def _parse_upsert(
     if expires_at > reference_ms + max_ttl_days * MS_PER_DAY:
         detail = f"expires_at {expires_at} is more than {max_ttl_days} days after {reference_ms}"
         raise Invalid("ttl_too_long", detail)
+    raw_scope = get("scope")
     return WatchlistEntry(
         entry_id, list_name, subject_type, kind, key, match, priority, legal_basis,
-        requested_by, expires_at,
+        requested_by, expires_at, None if raw_scope is None else decode_scope(raw_scope),
     )
 
 
@@ -238,4 +242,6 @@ def encode_watchlist_command(cmd: WatchlistEntry | WatchlistDelete) -> bytes:
         requested_by=cmd.requested_by,
         expires_at=cmd.expires_at,
     )
+    if cmd.scope is not None:
+        payload["scope"] = encode_scope(cmd.scope)
     return dumps(payload)

@@ -20,6 +20,7 @@ from pathlib import Path
 from aiokafka import AIOKafkaProducer
 from kafka.errors import KafkaError
 
+from cli.progress import ProgressLine
 from config.settings import Settings
 from loadtest.bench.baseline_runner import BaselineRun
 from loadtest.bench.benchconfig import BenchConfig
@@ -34,7 +35,6 @@ from loadtest.harness.probes import (
     wall_ms,
     worker_counters,
 )
-from loadtest.harness.progress import ProgressLine
 from loadtest.traffic.groundtruth import suppress
 from loadtest.traffic.sender import StreamPlan, StreamSent, send_plan
 from loadtest.traffic.traffic import STREAMS, TrafficGenerator

@@ -23,6 +23,7 @@ from kafka.admin import KafkaAdminClient
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
+from cli.progress import ProgressLine, bar
 from loadtest.bench.watchlist_bench_figures import (
     WorkerMetrics,
     loaded_from_log,
@@ -32,7 +33,6 @@ from loadtest.bench.watchlist_bench_figures import (
 from loadtest.harness.deployment import Deployment
 from loadtest.harness.periodic import Periodic
 from loadtest.harness.probes import wait_committed
-from loadtest.harness.progress import ProgressLine, bar
 from loadtest.traffic.groundtruth import ExpectedHit, planted_hits
 from loadtest.traffic.traffic import TrafficGenerator
 from schemas.clock import now_ms

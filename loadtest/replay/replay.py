@@ -17,9 +17,9 @@ from pathlib import Path
 from aiokafka import AIOKafkaProducer
 from kafka.errors import KafkaError
 
+from cli.progress import ProgressLine, bar
 from config.settings import Settings
 from loadtest.harness.probes import GroupLag, HitReader
-from loadtest.harness.progress import ProgressLine, bar
 from loadtest.replay.recording import (
     RECORDED_TOPICS,
     RecordedMessage,

@@ -50,6 +50,30 @@ def test_load_produce_and_tail(deployment_factory, tmp_path: Path) -> None:
     assert (hit["entry_id"], hit["location_id"], hit["observed_ts"]) == ("W-CLI", "S-000077", ts)
 
 
+def test_load_csv_sends_what_its_dry_run_prints(deployment_factory, tmp_path: Path) -> None:
+    d = deployment_factory()
+    env = d.settings.as_env()
+    entries = tmp_path / "entries.csv"
+    expires = now_ms() + 86_400_000
+    entries.write_bytes(b"\xef\xbb\xbf" + "\n".join([
+        "op,entry_id,list,subject_type,id_type,key,priority,legal_basis,requested_by,"
+        "expires_at,scope_locations,scope_hours,scope_tz",
+        f"upsert,W-CSV1,l,device,mac,aa:bb:cc:dd:ee:01,1,case 1,u,{expires},S-000077,"
+        "mon-fri 07:00-19:00;sat 22:00-06:00,Europe/Berlin",
+        f"upsert,W-CSV2,l,device,mac,aa:bb:cc:dd:ee:02,9,case 1,u,{expires},,,",
+        f"upsert,W-CSV3,l,plate,,AB123,3,case 1,u,{expires},,,", ""]).encode())
+    dry = vigil(env, "watchlist", "load", str(entries), "--dry-run")
+    loaded = vigil(env, "watchlist", "load", str(entries))
+    for run in (dry, loaded):
+        assert run.returncode == 1, run.stderr.decode()
+        assert f"{entries}:3: refused: bad_priority" in run.stderr.decode()
+    assert "2 commands sent" in loaded.stdout.decode()
+    tailed = vigil(env, "tail", "watchlist", "--from-beginning", "--max", "2", "--timeout", "20")
+    sent = sorted(loads(line)["entry_id"] for line in tailed.stdout.splitlines())
+    assert sent == ["W-CSV1", "W-CSV3"]
+    assert sorted(tailed.stdout.splitlines()) == sorted(dry.stdout.splitlines())
+
+
 def test_demo_shows_hits_and_stops_what_it_started(embedded: bool, tmp_path: Path) -> None:
     env = {"VIGIL_BROKER_RUN_DIR": str(tmp_path / "run"),
            "VIGIL_WORKER_WEB_PORT": str(free_port()),

@@ -16,6 +16,7 @@ from schemas.watchlist import (
     decode_watchlist_command,
     encode_watchlist_command,
 )
+from tests.schemas.fixtures import scopes
 
 SETTINGS = settings(max_examples=200, deadline=None, database=None)
 DROP = object()
@@ -252,6 +253,7 @@ def entries(draw: st.DrawFn, national_id: Callable[[str], str]) -> WatchlistEntr
         legal_basis=draw(non_blank.filter(lambda s: len(s) <= 500)),
         requested_by=draw(non_blank.filter(lambda s: len(s) <= 128)),
         expires_at=draw(st.integers(REFERENCE_MS + 1, LATEST)),
+        scope=draw(st.none() | scopes()),
     )
 
 

@@ -37,6 +37,14 @@ class ProgressLine:
             self.stream.write(text + "\n")
         self.stream.flush()
 
+    def note(self, text: str) -> None:
+        """Print a line of its own (a warning, a refusal) above the status line."""
+        if self.tty and self._width:
+            self.stream.write("\r" + " " * self._width + "\r")
+            self._width = 0
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
     def done(self, text: str) -> None:
         """Write the final status and end the line."""
         self.stream.write(("\r" + text.ljust(self._width) if self.tty else text) + "\n")
