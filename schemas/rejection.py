@@ -52,6 +52,14 @@ REASONS: frozenset[str] = frozenset(
         "expired",
         "ttl_too_long",
         "no_reason",
+        # location commands (also bad_op, key_mismatch)
+        "bad_location_id",
+        "bad_kind",
+        "bad_areas",
+        "bad_area",
+        "bad_lat",
+        "bad_lon",
+        "bad_name",
     }
 )
 
