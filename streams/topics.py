@@ -18,11 +18,14 @@ log = logging.getLogger(__name__)
 CONTRACT_TOPICS = {
     **{s.name: s.contract_topic for s in INPUT_STREAMS},
     "watchlist": "vigil.watchlist",
+    "locations": "vigil.locations",
     "hits": "vigil.hits",
     "deadletter": "vigil.deadletter",
     "audit": "vigil.audit",
 }
 BROKER_CHECK_TOPIC = "vigil.brokercheck"
+# Topics that hold the latest command per key: workers read them whole at start.
+COMPACTED_TOPICS = frozenset({"watchlist", "locations"})
 
 
 def app_id(settings: Settings) -> str:
@@ -34,6 +37,12 @@ def watchlist_audit_group(settings: Settings) -> str:
     """Return the consumer group of the workers' watchlist audit (agents/watchlist_audit.py):
     it has committed a watchlist command once that command is audited."""
     return f"{app_id(settings)}-watchlist-audit"
+
+
+def locations_audit_group(settings: Settings) -> str:
+    """Return the consumer group of the workers' locations audit (agents/locations.py): it
+    has committed a location command once that command is audited."""
+    return f"{app_id(settings)}-locations-audit"
 
 
 @dataclass(frozen=True)
@@ -73,14 +82,15 @@ def topic_names(settings: Settings) -> TopicNames:
 def ensure_topics(bootstrap: str, settings: Settings) -> list[str]:
     """Create every contract topic that does not exist yet; return the names created.
 
-    Input topics get their partition counts from config; `vigil.watchlist` is compacted
-    (a broker that ignores the setting still works: workers read the whole log).
+    Input topics get their partition counts from config; `vigil.watchlist` and
+    `vigil.locations` are compacted (a broker that ignores the setting still works: workers
+    read the whole log).
     """
     names = topic_names(settings)
     t = settings.topics
     wanted = [
         NewTopic(names.resolve(short), getattr(t, f"{short}_partitions"), t.replication_factor,
-                 topic_configs={"cleanup.policy": "compact"} if short == "watchlist" else {})
+                 topic_configs={"cleanup.policy": "compact"} if short in COMPACTED_TOPICS else {})
         for short in CONTRACT_TOPICS
     ]
     wanted.append(NewTopic(names.broker_check, 1, t.replication_factor))
