@@ -12,7 +12,7 @@ from typing import BinaryIO
 
 from kafka.errors import KafkaError
 
-from cli import audit, subscribe
+from cli import audit, locations, subscribe
 from config.settings import Settings, SettingsError, load_settings
 from schemas.clock import now_ms
 from streams.broker import BrokerError, EmbeddedBroker, resolve_bootstrap
@@ -23,7 +23,8 @@ from tables.inputs import INPUT_STREAMS
 COMMAND_PLUGINS = "vigil.commands"
 
 # Field that becomes the message key, per input topic (the contract's "key" column).
-KEY_FIELDS = {**{s.name: s.key_field for s in INPUT_STREAMS}, "watchlist": "entry_id"}
+KEY_FIELDS = {**{s.name: s.key_field for s in INPUT_STREAMS}, "watchlist": "entry_id",
+              "locations": "location_id"}
 
 
 def _lines(source: str) -> Iterator[tuple[int, bytes]]:
@@ -248,6 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--rate", type=float, default=2000, help="sightings per second")
     d.add_argument("--duration", type=float, default=0, help="seconds to run (0 = until Ctrl-C)")
     d.set_defaults(func=cmd_demo)
+    locations.add_parsers(sub)
     subscribe.add_parsers(sub)
     audit.add_parsers(sub)
     for plugin in entry_points(group=COMMAND_PLUGINS):
