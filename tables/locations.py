@@ -7,8 +7,9 @@ location joins it, and must start matching once one does). A location's areas ar
 row of a CSR-like table: `row_start[code]`, `row_len[code]` index `cells`, which holds
 area codes. A row is rewritten in place when the new areas fit its space, else appended
 at the end of `cells`; the space left behind is reclaimed by compacting once it is more
-than half of `cells`. So an update costs O(its areas), and 10^6 locations in 3 areas
-each hold about 30 MB of arrays (the id-to-code dict is most of the rest).
+than half of `cells`. So an update costs O(its areas). Measured: 10^6 locations in 3
+areas each, 23 MB of arrays and 79 MB more resident in all (the id-to-code dict is most of
+the rest; the id strings themselves come on top); 180,000 upserts a second.
 
 Arrays are replaced when they grow: take them from `membership()` for each batch, on the
 thread that applies location commands (the event loop), not across an await.
@@ -94,7 +95,8 @@ class LocationDirectory:
         self._free: list[int] = []  # codes of deleted locations, to reuse
         self._area_code_of: dict[str, int] = {}
         self._area_names: list[str] = []
-        self._area_members = np.zeros(64, dtype=np.int64)  # locations per area code
+        self._area_members: list[int] = []  # locations per area code
+        self._areas_nonempty = 0
         self._row_start = np.zeros(_MIN_CAPACITY, dtype=np.uint32)
         self._row_len = np.zeros(_MIN_CAPACITY, dtype=np.uint8)
         self._row_space = np.zeros(_MIN_CAPACITY, dtype=np.uint8)
@@ -111,13 +113,13 @@ class LocationDirectory:
     @property
     def areas_known(self) -> int:
         """How many areas at least one location belongs to."""
-        return int(np.count_nonzero(self._area_members))
+        return self._areas_nonempty
 
     @property
     def nbytes(self) -> int:
         """Bytes held by the membership arrays (not counting the id dict)."""
         return sum(a.nbytes for a in (self._row_start, self._row_len, self._row_space,
-                                      self._cells, self._area_members))
+                                      self._cells))
 
     def membership(self) -> Membership:
         """Return the area rows as they are now (see the module on when to take them)."""
@@ -149,19 +151,22 @@ class LocationDirectory:
         if code is None:
             code = self._new_code(location.location_id)
         else:
-            self._count_members(code, -1)
-        row = [self._area_code(a) for a in location.areas]
+            self._count_members(self._row(code), -1)
+        area_code = self._area_code
+        row = [area_code(a) for a in location.areas]
         n = len(row)
-        if n > self._row_space[code]:
-            self._cells_left_behind += int(self._row_space[code])
+        space = int(self._row_space[code])
+        if n > space:
+            self._cells_left_behind += space
             if self._cells_used + n > self._cells.shape[0]:
                 self._cells = _grown(self._cells, self._cells_used + n)
             self._row_start[code], self._row_space[code] = self._cells_used, n
             self._cells_used += n
-        start = int(self._row_start[code])
-        self._cells[start:start + n] = row
+        if n:
+            start = int(self._row_start[code])
+            self._cells[start:start + n] = row
         self._row_len[code] = n
-        self._count_members(code, +1)
+        self._count_members(row, +1)
         self._compact_if_worth_it()
 
     def delete(self, location_id: str) -> bool:
@@ -169,7 +174,7 @@ class LocationDirectory:
         code = self._code_of.pop(location_id, None)
         if code is None:
             return False
-        self._count_members(code, -1)
+        self._count_members(self._row(code), -1)
         self._cells_left_behind += int(self._row_space[code])
         self._row_start[code] = self._row_len[code] = self._row_space[code] = 0
         self._free.append(code)
@@ -198,14 +203,20 @@ class LocationDirectory:
         if code is None:
             code = self._area_code_of[name] = len(self._area_names)
             self._area_names.append(name)
-            if code >= self._area_members.shape[0]:
-                self._area_members = _grown(self._area_members, code + 1)
+            self._area_members.append(0)
         return code
 
-    def _count_members(self, code: int, change: int) -> None:
+    def _row(self, code: int) -> list[int]:
         start = int(self._row_start[code])
+        return self._cells[start:start + int(self._row_len[code])].tolist()
+
+    def _count_members(self, row: list[int], change: int) -> None:
         # Names in a row are distinct (schemas/locations.py), so each area counts once.
-        self._area_members[self._cells[start:start + int(self._row_len[code])]] += change
+        members = self._area_members
+        for area in row:
+            before = members[area]
+            members[area] = before + change
+            self._areas_nonempty += (before == 0) - (before + change == 0)
 
     def _compact_if_worth_it(self) -> None:
         left = self._cells_left_behind
