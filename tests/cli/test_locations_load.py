@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from cli.locations import command_of_csv_row
-from cli.main import main
+from cli.main import _message_key, main
 from schemas.json import loads
 
 
@@ -53,3 +53,7 @@ def test_dry_run_of_json_lines(tmp_path: Path, capsys: pytest.CaptureFixture) ->
     out, err = capsys.readouterr()
     assert loads(out) == {"op": "delete", "location_id": "C-1"}
     assert f"{path}:2: refused: bad_json" in err
+
+
+def test_vigil_produce_keys_a_location_command_by_its_id() -> None:
+    assert _message_key("locations", b'{"op": "delete", "location_id": "C-1"}') == b"C-1"
