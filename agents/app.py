@@ -14,6 +14,7 @@ from agents.audit import build_audit_trail, register_audit_checkpoints
 from agents.consumer_lag import register_consumer_lag
 from agents.context import WorkerContext, WorkerSetup
 from agents.faults import delivery
+from agents.locations import register_locations
 from agents.records import register_record_agents
 from agents.suppression import register_suppression
 from agents.watchlist import register_watchlist
@@ -82,13 +83,14 @@ def faust_settings(ctx: WorkerSetup) -> dict:
     }
 
 
-def _before_consumer(service: ServiceT) -> type[BootStrategy]:
-    """Return Faust's boot strategy with `service` started just before the consumer: the
-    web server is up by then, the consumer group is joined only once it has started."""
+def _before_consumer(*services: ServiceT) -> type[BootStrategy]:
+    """Return Faust's boot strategy with `services` started, in order, just before the
+    consumer: the web server is up by then, the consumer group is joined only once each has
+    started."""
 
     class StartBeforeConsumer(BootStrategy):
         def kafka_consumer(self) -> list[ServiceT]:
-            return [service, *super().kafka_consumer()]
+            return [*services, *super().kafka_consumer()]
 
     return StartBeforeConsumer
 
@@ -120,9 +122,13 @@ def create_app(setup: WorkerSetup) -> tuple[faust.App, WorkerContext]:
         watchlist=Watchlist(s.watchlist.hash_secret.encode("utf-8") or None),
         suppression=Suppression(s.alerts.suppress_seconds * 1000),
     )
-    # The watchlist audit has a consumer group of its own, off Faust's consumer.
+    # The watchlist and locations audits have consumer groups of their own, off Faust's
+    # consumer. The locations are read while the watchlist is, and the group is joined once
+    # both are read.
     audit = app.service(WatchlistAudit(ctx))
-    app.boot_strategy = _before_consumer(register_watchlist(app, ctx, audit.owned))(app)
+    location_reader, locations_loaded = register_locations(app, ctx)
+    app.boot_strategy = _before_consumer(
+        location_reader, register_watchlist(app, ctx, audit.owned), locations_loaded)(app)
     register_suppression(app, ctx)
     register_record_agents(app, ctx)
     register_consumer_lag(app, ctx)

@@ -12,6 +12,7 @@ from agents.metrics import Metrics
 from config.settings import Settings
 from streams.delivery import Destination
 from streams.topics import TopicNames
+from tables.locations import LocationDirectory
 from tables.suppression import Suppression
 from tables.watchlist import Watchlist
 
@@ -51,3 +52,7 @@ class WorkerContext(WorkerSetup):
     suppression_loaded: asyncio.Event = field(default_factory=asyncio.Event)
     # Asks the hits reader to catch up with the hits topic's end as it is now.
     suppression_resync: asyncio.Event = field(default_factory=asyncio.Event)
+    # Location id to areas, from `vigil.locations` (agents/locations.py).
+    locations: LocationDirectory = field(default_factory=LocationDirectory)
+    # Set once the global locations reader has caught up with the topic's end.
+    locations_loaded: asyncio.Event = field(default_factory=asyncio.Event)

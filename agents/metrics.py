@@ -33,6 +33,10 @@ class Metrics(NamedTuple):
     watchlist_ready: Gauge
     watchlist_commands: Counter
     watchlist_log_lost: Counter
+    location_commands: Counter
+    locations_known: Gauge
+    location_areas_known: Gauge
+    locations_ready: Gauge
     broker_hwm_counts_batches: Gauge
     producer_one_record_per_batch: Gauge
     batch_records: Histogram
@@ -86,6 +90,19 @@ def build_metrics(registry: CollectorRegistry | None = None) -> Metrics:
             "vigil_watchlist_commands", "Watchlist commands applied to this worker's index, by op",
             ["op"], registry=r,
         ),
+        location_commands=Counter(
+            "vigil_location_commands",
+            "Location commands applied to this worker's directory, by outcome (upsert, "
+            "delete, tombstone, rejected)", ["outcome"], registry=r),
+        locations_known=Gauge("vigil_locations_known",
+                              "Locations in this worker's directory", registry=r),
+        location_areas_known=Gauge(
+            "vigil_location_areas_known",
+            "Areas that at least one location of this worker's directory belongs to",
+            registry=r),
+        locations_ready=Gauge(
+            "vigil_locations_ready", "1 once the locations topic has been read to its end",
+            registry=r),
         broker_hwm_counts_batches=Gauge(
             "vigil_broker_hwm_counts_batches",
             "1 when the start-up check found the end offset counting batches, not records",

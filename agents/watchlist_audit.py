@@ -12,6 +12,9 @@ with new `seq`s in the new owner's chain).
 
 The partitions this consumer owns also decide which worker audits an entry's expiry
 (agents/watchlist.py `expire_entries`).
+
+The same machinery audits `vigil.locations` (agents/locations.py): an `AuditedTopic` says
+which topic, which group and how a record becomes its audit event.
 """
 
 from __future__ import annotations
@@ -20,8 +23,9 @@ import asyncio
 import contextlib
 import gc
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, RebalanceInProgressError
@@ -31,7 +35,8 @@ from agents.audit import AuditTrail
 from agents.consumer_lag import export_lag, member_lag
 from agents.context import WorkerContext
 from agents.watchlist import judge_command
-from schemas.audit_events import watchlist_record_event
+from config.settings import Settings
+from schemas.audit_events import Event, watchlist_record_event
 from schemas.clock import now_ms
 from schemas.rejection import Rejected, encode_deadletter
 from streams.batch_writer import BatchWriter
@@ -49,6 +54,33 @@ MAX_RECORDS = 5_000
 STOP_WAIT_S = 10.0
 
 
+# One record (aiokafka ConsumerRecord), where it came from and when it is audited, to its
+# audit event and, when the record is refused, its Rejected.
+RecordAudit = Callable[[Any, dict[str, Any], int], tuple[Event, Rejected | None]]
+
+
+def watchlist_record_audit(max_ttl_days: int) -> RecordAudit:
+    """Return the RecordAudit of `vigil.watchlist`: each command judged as when written."""
+    def audit(rec: Any, source: dict[str, Any], at_ms: int) -> tuple[Event, Rejected | None]:
+        command = judge_command(rec.value, rec.key, rec.timestamp, max_ttl_days)
+        event = watchlist_record_event(command, rec.key, source, at_ms)
+        return event, command if isinstance(command, Rejected) else None
+    return audit
+
+
+@dataclass(frozen=True)
+class AuditedTopic:
+    """A command topic audited once per deployment by a consumer group of its own."""
+
+    short: str  # the topic's short name; also the `vigil_rejected_total` source label
+    group: Callable[[Settings], str]
+    record_audit: Callable[[Settings], RecordAudit]
+
+
+WATCHLIST = AuditedTopic("watchlist", watchlist_audit_group,
+                         lambda s: watchlist_record_audit(s.watchlist.max_ttl_days))
+
+
 @dataclass
 class AuditBatch:
     """What one batch of watchlist records leads to."""
@@ -61,9 +93,10 @@ class AuditBatch:
 
 
 def audit_batch(batches: Mapping[TopicPartition, Sequence], trail: AuditTrail,
-                max_ttl_days: int, at_ms: int, deadletter_topic: Destination) -> AuditBatch:
+                record_audit: RecordAudit, at_ms: int,
+                deadletter_topic: Destination) -> AuditBatch:
     """Judge each record of `batches` (a `getmany` answer: aiokafka ConsumerRecords, with
-    topic, partition, offset, key, value and timestamp in ms) as it was when written, and
+    topic, partition, offset, key, value and timestamp in ms) with `record_audit`, and
     return their audit events sealed into `trail`'s chain, the dead letters of the refused,
     and the offsets to commit once the broker has both."""
     events = []
@@ -74,10 +107,10 @@ def audit_batch(batches: Mapping[TopicPartition, Sequence], trail: AuditTrail,
         if not records:
             continue
         for rec in records:
-            command = judge_command(rec.value, rec.key, rec.timestamp, max_ttl_days)
             source = {"topic": rec.topic, "partition": rec.partition, "offset": rec.offset}
-            events.append(watchlist_record_event(command, rec.key, source, at_ms))
-            if isinstance(command, Rejected):
+            event, command = record_audit(rec, source, at_ms)
+            events.append(event)
+            if command is not None:
                 rejected[command.reason] = rejected.get(command.reason, 0) + 1
                 dead_letters.append(Outgoing(
                     deadletter_topic, rec.topic.encode(),
@@ -88,10 +121,11 @@ def audit_batch(batches: Mapping[TopicPartition, Sequence], trail: AuditTrail,
 
 
 class _Ownership(ConsumerRebalanceListener):
-    """The watchlist partitions the audit consumer owns; None while unknown (before the
-    first assignment and from a revocation until the next assignment)."""
+    """The partitions the audit consumer owns; None while unknown (before the first
+    assignment and from a revocation until the next assignment)."""
 
-    def __init__(self) -> None:
+    def __init__(self, short: str = "watchlist") -> None:
+        self.short = short
         self.partitions: frozenset[int] | None = None
 
     async def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
@@ -99,16 +133,19 @@ class _Ownership(ConsumerRebalanceListener):
 
     async def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
         self.partitions = frozenset(tp.partition for tp in assigned)
-        log.info("watchlist audit partitions assigned: %s", sorted(self.partitions))
+        log.info("%s audit partitions assigned: %s", self.short, sorted(self.partitions))
 
 
 class WatchlistAudit(Service):
-    """The audit consumer as a service started with the worker's app."""
+    """The audit consumer of `audited` (by default the watchlist) as a service started with
+    the worker's app."""
 
-    def __init__(self, ctx: WorkerContext) -> None:
+    def __init__(self, ctx: WorkerContext, audited: AuditedTopic = WATCHLIST) -> None:
         super().__init__()
         self.ctx = ctx
-        self.ownership = _Ownership()
+        self.audited = audited
+        self._record_audit = audited.record_audit(ctx.settings)
+        self.ownership = _Ownership(audited.short)
         self._consumer: AIOKafkaConsumer | None = None
 
     def owned(self) -> frozenset[int] | None:
@@ -117,8 +154,8 @@ class WatchlistAudit(Service):
 
     async def on_start(self) -> None:
         """Start the audit loop (restarted after a failure, from the committed offsets)."""
-        self.add_future(keep_running("watchlist audit", self._run))
-        self.add_future(keep_running("watchlist audit lag", self._export_lag))
+        self.add_future(keep_running(f"{self.audited.short} audit", self._run))
+        self.add_future(keep_running(f"{self.audited.short} audit lag", self._export_lag))
 
     async def _export_lag(self) -> None:
         """Export this member's lag on `vigil.watchlist` as `vigil_consumer_lag_messages`
@@ -143,21 +180,22 @@ class WatchlistAudit(Service):
         ctx, s = self.ctx, self.ctx.settings
         self.ownership.partitions = None
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=ctx.bootstrap, group_id=watchlist_audit_group(s),
-            client_id="vigil-watchlist-audit", enable_auto_commit=False,
+            bootstrap_servers=ctx.bootstrap, group_id=self.audited.group(s),
+            client_id=f"vigil-{self.audited.short}-audit", enable_auto_commit=False,
             auto_offset_reset="earliest", fetch_max_wait_ms=s.kafka.fetch_max_wait_ms,
             session_timeout_ms=int(s.kafka.session_timeout_s * 1000),
             heartbeat_interval_ms=int(s.kafka.heartbeat_interval_s * 1000),
             max_partition_fetch_bytes=s.worker.fetch_partition_bytes,
             **aiokafka_security(s))
         writer = BatchWriter(ctx.bootstrap, ctx.topics.audit, s,
-                             client_id="vigil-watchlist-audit", retries=s.worker.send_retries)
+                             client_id=f"vigil-{self.audited.short}-audit",
+                             retries=s.worker.send_retries)
         await consumer.start()
         self._consumer = consumer
         writing: asyncio.Future | None = None  # the previous batch's write and commit
         try:
             await writer.start()
-            consumer.subscribe([ctx.topics.watchlist], listener=self.ownership)
+            consumer.subscribe([getattr(ctx.topics, self.audited.short)], listener=self.ownership)
             while True:
                 batches = await consumer.getmany(timeout_ms=500, max_records=MAX_RECORDS)
                 # A batch is judged and sealed while the previous one is being written; it
@@ -185,13 +223,13 @@ class WatchlistAudit(Service):
         collecting = gc.isenabled()
         gc.disable()
         try:
-            batch = audit_batch(batches, ctx.audit, ctx.settings.watchlist.max_ttl_days,
+            batch = audit_batch(batches, ctx.audit, self._record_audit,
                                 now_ms(), ctx.deadletter_topic)
         finally:
             if collecting:
                 gc.enable()
         for reason, count in batch.rejected.items():
-            ctx.metrics.rejected.labels("watchlist", reason).inc(count)
+            ctx.metrics.rejected.labels(self.audited.short, reason).inc(count)
         return batch
 
     async def _write(self, consumer: AIOKafkaConsumer, writer: BatchWriter,
@@ -205,5 +243,5 @@ class WatchlistAudit(Service):
             await consumer.commit(batch.offsets)
         except (CommitFailedError, IllegalStateError, RebalanceInProgressError) as exc:
             # Partitions moved meanwhile: their new owner audits these commands again.
-            log.warning("watchlist audit offsets not committed (%s): the partitions' new "
-                        "owner audits these commands again", type(exc).__name__)
+            log.warning("%s audit offsets not committed (%s): the partitions' new owner "
+                        "audits these commands again", self.audited.short, type(exc).__name__)

@@ -9,7 +9,7 @@ from importlib.metadata import entry_points
 
 from kafka.errors import KafkaError
 
-from cli import audit, report, subscribe
+from cli import audit, locations, report, subscribe
 from cli.rowfile import numbered_lines, open_input
 from config.settings import Settings, SettingsError, load_settings
 from streams.broker import BrokerError, EmbeddedBroker, resolve_bootstrap
@@ -20,7 +20,8 @@ from tables.inputs import INPUT_STREAMS
 COMMAND_PLUGINS = "vigil.commands"
 
 # Field that becomes the message key, per input topic (the contract's "key" column).
-KEY_FIELDS = {**{s.name: s.key_field for s in INPUT_STREAMS}, "watchlist": "entry_id"}
+KEY_FIELDS = {**{s.name: s.key_field for s in INPUT_STREAMS}, "watchlist": "entry_id",
+              "locations": "location_id"}
 
 
 def _lines(source: str) -> Iterator[tuple[int, bytes]]:
@@ -223,6 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--rate", type=float, default=2000, help="sightings per second")
     d.add_argument("--duration", type=float, default=0, help="seconds to run (0 = until Ctrl-C)")
     d.set_defaults(func=cmd_demo)
+    locations.add_parsers(sub)
     subscribe.add_parsers(sub)
     audit.add_parsers(sub)
     report.add_parsers(sub)

@@ -8,6 +8,7 @@ import time
 from typing import TextIO
 
 BAR_WIDTH = 24
+REDRAW_EVERY_S = 0.2
 
 
 def bar(fraction: float) -> str:
@@ -49,3 +50,29 @@ class ProgressLine:
         """Write the final status and end the line."""
         self.stream.write(("\r" + text.ljust(self._width) if self.tty else text) + "\n")
         self.stream.flush()
+
+
+class ProgressBar:
+    """A ProgressLine of a file being loaded: `label  42% [####----]  12.3 MB`, redrawn at
+    most every REDRAW_EVERY_S, and only on a terminal (a log stays clean)."""
+
+    def __init__(self, label: str, stream: TextIO | None = None) -> None:
+        self.label = label
+        self.line = ProgressLine(stream)
+        self.shown = self.line.tty
+        self._drawn_at = 0.0
+
+    def update(self, done: int, total: int) -> None:
+        """Show `done` of `total` bytes (total 0: unknown, the bytes alone)."""
+        now = time.monotonic()
+        if not self.shown or now - self._drawn_at < REDRAW_EVERY_S:
+            return
+        self._drawn_at = now
+        share = f"{min(done / total, 1.0):4.0%} {bar(done / total)}  " if total > 0 else ""
+        self.line.show(f"{self.label}  {share}{done / 1e6:.1f} MB")
+
+    def close(self) -> None:
+        """End the bar's line, so what is printed next starts on a line of its own."""
+        if self.shown and self._drawn_at:
+            self.line.note("")
+            self._drawn_at = 0.0

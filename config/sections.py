@@ -125,6 +125,7 @@ class TopicSettings(Section):
     plates_partitions: int = _partitions_of("vigil.plates", 2, "licence-plate reads")
     checkins_partitions: int = _partitions_of("vigil.checkins", 2, "guest check-ins")
     watchlist_partitions: int = _partitions_of("vigil.watchlist", 2, "watchlist commands")
+    locations_partitions: int = _partitions_of("vigil.locations", 2, "location commands")
     hits_partitions: int = _partitions_of("vigil.hits", 4, "the hits raised")
     deadletter_partitions: int = _partitions_of("vigil.deadletter", 1, "refused input")
     audit_partitions: int = _partitions_of("vigil.audit", 1, "the audit trail")

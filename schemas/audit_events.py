@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from schemas.hits import Hit
+from schemas.locations import LocationDelete, LocationUpsert
 from schemas.rejection import Rejected
 from schemas.scope import encode_scope
 from schemas.watchlist import WatchlistDelete, WatchlistEntry
@@ -42,8 +43,7 @@ def watchlist_record_event(command: WatchlistEntry | WatchlistDelete | Rejected 
                 "entry_id": key.decode("utf-8", "replace") if key else None,
                 "requested_by": None, "source": source}
     if isinstance(command, Rejected):
-        return {"type": "request_refused", "at": at_ms, "channel": "topic",
-                "reason": command.reason, "detail": command.detail, "source": source}
+        return topic_refusal_event(command, source, at_ms)
     if isinstance(command, WatchlistDelete):
         return {"type": "watchlist_change", "at": at_ms, "op": "delete",
                 "entry_id": command.entry_id, "requested_by": command.requested_by,
@@ -51,6 +51,31 @@ def watchlist_record_event(command: WatchlistEntry | WatchlistDelete | Rejected 
     return {"type": "watchlist_change", "at": at_ms, "op": "upsert", "entry_id": command.entry_id,
             "requested_by": command.requested_by, "legal_basis": command.legal_basis,
             "after": entry_view(command), "source": source}
+
+
+def topic_refusal_event(rejected: Rejected, source: dict[str, Any], at_ms: int) -> Event:
+    """Return the audit event of a command refused on its topic (it changed nothing)."""
+    return {"type": "request_refused", "at": at_ms, "channel": "topic",
+            "reason": rejected.reason, "detail": rejected.detail, "source": source}
+
+
+def location_record_event(command: LocationUpsert | LocationDelete | Rejected | None,
+                          key: bytes | None, source: dict[str, Any], at_ms: int) -> Event:
+    """Return the audit event of a `vigil.locations` record: the change, the refusal, or a
+    compaction tombstone (`command` None). Location commands name no requester."""
+    if isinstance(command, Rejected):
+        return topic_refusal_event(command, source, at_ms)
+    event: Event = {"type": "location_change", "at": at_ms}
+    if command is None:
+        event.update(op="tombstone", location_id=key.decode("utf-8", "replace") if key else None)
+    elif isinstance(command, LocationDelete):
+        event.update(op="delete", location_id=command.location_id)
+    else:
+        event.update(op="upsert", location_id=command.location_id,
+                     after={"kind": command.kind, "areas": list(command.areas),
+                            "lat": command.lat, "lon": command.lon, "name": command.name})
+    event["source"] = source
+    return event
 
 
 def expiry_event(entry: Any, at_ms: int) -> Event:

@@ -61,6 +61,14 @@ REASONS: frozenset[str] = frozenset(
         "bad_scope_time",
         "bad_scope_tz",
         "scope_too_large",
+        # location commands (also bad_op, key_mismatch)
+        "bad_location_id",
+        "bad_kind",
+        "bad_areas",
+        "bad_area",
+        "bad_lat",
+        "bad_lon",
+        "bad_name",
     }
 )
 

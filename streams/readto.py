@@ -86,3 +86,17 @@ async def current_ends(consumer: AIOKafkaConsumer, tps: list[TopicPartition],
         await consumer.getmany(*tps, timeout_ms=100, max_records=10_000)
         ends.note(consumer.highwater, consumer.last_poll_timestamp)
     return known
+
+
+async def shrunk_partitions(consumer: AIOKafkaConsumer, read_upto: Mapping[TopicPartition, int],
+                            one_record_per_batch: bool) -> dict[int, tuple[int, int]]:
+    """Return the partitions that now end before what was read from them (`read_upto`: the
+    offset after the last record read), as {partition: (end, read)}: a broker that came back
+    empty. Where the end offset counts batches (BROKER.md defect 1; `one_record_per_batch`
+    is on for such a broker), a batch of several records from another producer leaves it
+    below what was read, so there only an empty partition counts."""
+    if not read_upto:
+        return {}
+    ends = await consumer.end_offsets(list(read_upto))
+    return {tp.partition: (ends[tp], upto) for tp, upto in read_upto.items()
+            if (ends[tp] == 0 if one_record_per_batch else ends[tp] < upto)}

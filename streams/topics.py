@@ -18,14 +18,16 @@ log = logging.getLogger(__name__)
 CONTRACT_TOPICS = {
     **{s.name: s.contract_topic for s in INPUT_STREAMS},
     "watchlist": "vigil.watchlist",
+    "locations": "vigil.locations",
     "hits": "vigil.hits",
     "deadletter": "vigil.deadletter",
     "audit": "vigil.audit",
     "dispositions": "vigil.dispositions",
 }
-# Topics where only the latest record per key matters: the watchlist (an entry's last
-# command) and the dispositions (a hit's disposition in force).
-COMPACTED_TOPICS = frozenset({"watchlist", "dispositions"})
+# Topics where only the latest record per key matters: the watchlist and the locations
+# (the last command per entry and location: workers read them whole at start) and the
+# dispositions (a hit's disposition in force).
+COMPACTED_TOPICS = frozenset({"watchlist", "locations", "dispositions"})
 BROKER_CHECK_TOPIC = "vigil.brokercheck"
 
 
@@ -38,6 +40,12 @@ def watchlist_audit_group(settings: Settings) -> str:
     """Return the consumer group of the workers' watchlist audit (agents/watchlist_audit.py):
     it has committed a watchlist command once that command is audited."""
     return f"{app_id(settings)}-watchlist-audit"
+
+
+def locations_audit_group(settings: Settings) -> str:
+    """Return the consumer group of the workers' locations audit (agents/locations.py): it
+    has committed a location command once that command is audited."""
+    return f"{app_id(settings)}-locations-audit"
 
 
 @dataclass(frozen=True)

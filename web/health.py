@@ -17,11 +17,13 @@ def register_health(app: faust.App, ctx: WorkerContext) -> None:
 
     @app.page("/readyz")
     async def readyz(self, request):
-        # Matching waits for both: the watchlist read, and the recent hits read for
-        # suppression (again briefly after each partition assignment).
+        # Matching waits for all three: the watchlist and the locations read, and the recent
+        # hits read for suppression (again briefly after each partition assignment).
         hits = ctx.suppression_loaded.is_set()
-        ready = ctx.watchlist_loaded.is_set() and hits
-        body = {"ready": ready, "watchlist_entries": len(ctx.watchlist), "hits_caught_up": hits}
+        locations = ctx.locations_loaded.is_set()
+        ready = ctx.watchlist_loaded.is_set() and locations and hits
+        body = {"ready": ready, "watchlist_entries": len(ctx.watchlist), "hits_caught_up": hits,
+                "locations_loaded": locations, "locations": len(ctx.locations)}
         return self.json(body, status=200 if ready else 503)
 
     @app.page("/metrics")

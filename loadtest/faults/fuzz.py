@@ -1,9 +1,9 @@
 """Hostile-input fuzzer for every decoder: `vigil loadtest fuzz [--inputs 1e6] --json PATH`.
 
 A mutation fuzzer, not a property test: it starts from valid messages of each kind (JSON
-records and arrays for sensing, plates and check-ins, binary sensing batches, watchlist
-commands) and breaks them the ways untrusted producers do (truncation, wrong counts,
-invalid UTF-8, deep nesting, huge strings, NaN, negative and far-future timestamps,
+records and arrays for sensing, plates and check-ins, binary sensing batches, watchlist and
+location commands) and breaks them the ways untrusted producers do (truncation, wrong
+counts, invalid UTF-8, deep nesting, huge strings, NaN, negative and far-future timestamps,
 unknown fields, wrong types, every watchlist rule broken), fast enough for 10^6 inputs in a
 nightly-style run; CI runs a short one. An input passes when the decoder returns without
 raising and every rejection has a known reason and a one-line bounded detail.
@@ -21,6 +21,7 @@ from pathlib import Path
 
 from loadtest.traffic.traffic import STREAM_FORMAT
 from schemas.json import dumps
+from schemas.locations import decode_location_command
 from schemas.rejection import REASONS, Rejected
 from schemas.sensing import (
     HEADER_BYTES,
@@ -48,6 +49,9 @@ VALID: dict[str, dict[str, object]] = {
                   "device", "id_type": "mac", "key": "a45e60d1229f", "match": "exact",
                   "priority": 1, "legal_basis": "warrant 1", "requested_by": "officer 7",
                   "expires_at": REFERENCE_MS + 86_400_000},
+    "locations": {"op": "upsert", "location_id": "C-1", "kind": "camera",
+                  "areas": ["old-town", "ring-road"], "lat": 37.5, "lon": 122.1,
+                  "name": "Ring Rd"},
 }  # fmt: skip
 
 # Values that break a field: wrong types, bounds, NaN-like floats, empty and huge strings.
@@ -142,6 +146,11 @@ def _watchlist(value: bytes) -> list[Rejected]:
     return [result] if isinstance(result, Rejected) else []
 
 
+def _locations(value: bytes) -> list[Rejected]:
+    result = decode_location_command(value, b"C-1")
+    return [result] if isinstance(result, Rejected) else []
+
+
 def _stream_kind(stream: InputStream, fmt: str
                  ) -> tuple[Callable[[random.Random], bytes], Callable[[bytes], list[Rejected]]]:
     """Return the hostile-input generator and the decoder of one input stream's format."""
@@ -156,6 +165,7 @@ def _stream_kind(stream: InputStream, fmt: str
 KINDS: dict[str, tuple[Callable[[random.Random], bytes], Callable[[bytes], list[Rejected]]]] = {
     **{stream: _stream_kind(s, fmt) for stream, (s, fmt) in STREAM_FORMAT.items()},
     "watchlist": (lambda rng: json_input(rng, "watchlist"), _watchlist),
+    "locations": (lambda rng: json_input(rng, "locations"), _locations),
 }
 
 

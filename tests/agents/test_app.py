@@ -74,6 +74,16 @@ def test_the_watchlist_is_read_before_the_consumer_joins_its_group() -> None:
     assert order.index("Web") < reader < order.index(type(app.consumer).__name__)
 
 
+def test_the_locations_are_read_beside_the_watchlist_before_the_group_is_joined() -> None:
+    # The reader starts first and returns at once; its gate waits after the watchlist's
+    # reader, so both topics are read at the same time and both before the join.
+    app = make_app(True)
+    order = [type(s).__name__ for s in app.boot_strategy.server()]
+    consumer = order.index(type(app.consumer).__name__)
+    assert (order.index("Web") < order.index("LocationReader") < order.index("WatchlistReader")
+            < order.index("LocationsLoaded") < consumer)
+
+
 def test_the_context_is_complete_when_built() -> None:
     settings = load_settings(env={"VIGIL_KAFKA_BOOTSTRAP": "127.0.0.1:1"})
     setup = WorkerSetup(settings=settings, bootstrap="127.0.0.1:1", topics=topic_names(settings),

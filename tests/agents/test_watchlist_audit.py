@@ -12,7 +12,7 @@ from aiokafka import TopicPartition
 from agents.audit import AuditTrail
 from agents.metrics import build_metrics
 from agents.watchlist import apply_judged, expire_entries, judge_command
-from agents.watchlist_audit import _Ownership, audit_batch
+from agents.watchlist_audit import _Ownership, audit_batch, watchlist_record_audit
 from schemas.audit import event_hash, verify_chain
 from schemas.audit_signing import (
     CheckpointSigner,
@@ -56,7 +56,7 @@ def batches() -> dict:
 def test_a_batch_becomes_its_audit_events_dead_letters_and_offsets() -> None:
     metrics = build_metrics()
     trail = AuditTrail("AUDIT", metrics.audit_events, 0, "w1")
-    out = audit_batch(batches(), trail, 90, T0 + 5, "DLQ")
+    out = audit_batch(batches(), trail, watchlist_record_audit(90), T0 + 5, "DLQ")
     events = [loads(v) for v in out.values]
     assert [(e["type"], e.get("op"), e.get("reason")) for e in events] == [
         ("watchlist_change", "upsert", None), ("request_refused", None, "bad_priority"),
@@ -95,9 +95,9 @@ def test_checkpoints_are_sealed_after_every_nth_event_of_a_batch() -> None:
     trail = AuditTrail("AUDIT", metrics.audit_events, 0, "w1", signer=signer,
                        checkpoint_every_events=2,
                        checkpoint_gauge=metrics.audit_checkpoint_events, clock=lambda: 7)
-    first = audit_batch(batches(), trail, 90, T0, "DLQ")
+    first = audit_batch(batches(), trail, watchlist_record_audit(90), T0, "DLQ")
     second = audit_batch({TopicPartition(TOPIC, 0): [record(0, 13, b"W-6", upsert("W-6"))]},
-                         trail, 90, T0, "DLQ")
+                         trail, watchlist_record_audit(90), T0, "DLQ")
     values = first.values + second.values
     events = [loads(v) for v in values]
     assert [e["type"][:5] for e in events] == [
