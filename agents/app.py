@@ -25,6 +25,7 @@ from streams import transport
 from streams.output_producers import OutputProducers
 from streams.security import faust_credentials
 from streams.topics import app_id
+from tables.locations import LocationDirectory
 from tables.suppression import Suppression
 from tables.watchlist import Watchlist
 
@@ -112,6 +113,7 @@ def create_app(setup: WorkerSetup) -> tuple[faust.App, WorkerContext]:
     hits_topic = hits.topic(setup.topics.hits, one_writer_per_partition=True)
     audit_topic = app.topic(setup.topics.audit, key_type=bytes, value_type=bytes,
                             key_serializer="raw", value_serializer="raw")
+    locations = LocationDirectory()
     ctx = WorkerContext(
         **{f.name: getattr(setup, f.name) for f in dataclasses.fields(WorkerSetup)},
         hits_topic=hits_topic,
@@ -119,7 +121,9 @@ def create_app(setup: WorkerSetup) -> tuple[faust.App, WorkerContext]:
                                             one_writer_per_partition=False),
         audit=build_audit_trail(audit_topic, s, setup.metrics),
         deliver=delivery(s.worker.crash_at, hits_topic),
-        watchlist=Watchlist(s.watchlist.hash_secret.encode("utf-8") or None),
+        watchlist=Watchlist(s.watchlist.hash_secret.encode("utf-8") or None,
+                            locations=locations),
+        locations=locations,
         suppression=Suppression(s.alerts.suppress_seconds * 1000),
     )
     # The watchlist and locations audits have consumer groups of their own, off Faust's

@@ -43,6 +43,7 @@ class Metrics(NamedTuple):
     hit_latency: Histogram
     consumer_lag: Gauge
     suppressed: Counter
+    out_of_scope: Counter
     expiries: Counter
     index_bytes: Gauge
     subscriber_connections: Gauge
@@ -132,6 +133,11 @@ def build_metrics(registry: CollectorRegistry | None = None) -> Metrics:
             "vigil_suppressed_sightings",
             "Matches not turned into hits because of suppression, by source", ["source"],
             registry=r,
+        ),
+        out_of_scope=Counter(
+            "vigil_out_of_scope_matches",
+            "Key matches of scoped entries outside their places or hours: no hit, not stored",
+            ["source"], registry=r,
         ),
         expiries=Counter("vigil_watchlist_expiries",
                          "Entries removed from this worker's index at expiry", registry=r),

@@ -59,7 +59,10 @@ def process_messages(events: Sequence[EventT], stream: InputStream,
                 records, rejected = stream.decode(value, ctype)
                 m.records_in.labels(source, stream.message_format(value, ctype)).inc(len(records))
                 decoded += len(records)
+                out_of_scope = ctx.watchlist.out_of_scope
                 matched = stream.find_hits(records, ctx.watchlist, clock)
+                if ctx.watchlist.out_of_scope > out_of_scope:
+                    m.out_of_scope.labels(source).inc(ctx.watchlist.out_of_scope - out_of_scope)
                 found = [h for h in matched if ctx.suppression.admit(h)]
                 if len(found) < len(matched):
                     m.suppressed.labels(source).inc(len(matched) - len(found))

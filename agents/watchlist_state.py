@@ -24,6 +24,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from agents.context import WorkerContext
 from schemas.clock import now_ms
+from schemas.scope import encode_scope, read_scope
 from streams.checkpoint_fit import checkpoint_fits, seek_to_marks
 from tables.checkpoint import (
     PartitionMark,
@@ -39,7 +40,7 @@ from tables.checkpoint import (
 log = logging.getLogger(__name__)
 
 # Bumped whenever the index's arrays change meaning: an older checkpoint is then stale.
-STORE_FORMAT = 1
+STORE_FORMAT = 2
 
 
 class WatchlistCheckpoints:
@@ -93,6 +94,7 @@ class WatchlistCheckpoints:
         try:
             marks = marks_from_json(header["marks"])
             counters, list_names = header["counters"], header["lists"]
+            scopes = [None if v is None else read_scope(v) for v in header["scopes"]]
         except (KeyError, TypeError, ValueError) as exc:
             log.warning("watchlist checkpoint in %s not used (bad header: %s): reading %s "
                         "from its start", self.directory, exc, self.ctx.topics.watchlist)
@@ -104,7 +106,7 @@ class WatchlistCheckpoints:
                         self.ctx.topics.watchlist)
             return False
         self.ctx.watchlist.index.restore(arrays, counters)
-        self.ctx.watchlist.restore(list_names)
+        self.ctx.watchlist.restore(list_names, scopes)
         seek_to_marks(consumer, marks, self.ctx.topics.watchlist)
         self.marks, self.dirty = marks, False
         log.info("watchlist checkpoint taken: %d entries as of offsets %s, in %.2fs",
@@ -141,6 +143,8 @@ class WatchlistCheckpoints:
             arrays, counters = self.ctx.watchlist.index.snapshot()
             header = {**self._expect(len(self.marks)), "marks": marks_to_json(self.marks),
                       "counters": counters, "lists": self.ctx.watchlist.list_names,
+                      "scopes": [None if scope is None else encode_scope(scope)
+                                 for scope in self.ctx.watchlist.scopes],
                       "written_ms": now_ms()}
             try:
                 await asyncio.to_thread(write_checkpoint, self.directory, header, arrays)

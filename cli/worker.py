@@ -16,7 +16,7 @@ from streams.broker import resolve_bootstrap
 from streams.brokercheck import check_high_watermark, one_record_per_batch
 from streams.security import describe
 from streams.topics import ensure_topics, topic_names
-from tables.index import warm_up
+from tables.watchlist import warm_up
 from web.routes import register_web
 
 log = logging.getLogger("vigil.worker")

@@ -230,3 +230,11 @@ def encode_scope(scope: Scope) -> dict[str, Any]:
     out["tz"] = scope.tz
     return out
 
+
+def read_scope(value: object) -> Scope | None:
+    """Return the Scope of a value this program wrote itself (a checkpoint's), as
+    `decode_scope` does; a broken one raises ValueError."""
+    try:
+        return decode_scope(value)
+    except Invalid as exc:
+        raise ValueError(f"{exc.reason}: {exc.detail}") from None

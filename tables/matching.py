@@ -37,7 +37,7 @@ def find_sensing_hits(batch: SensingBatch, watchlist: Watchlist, now_ms: int) ->
         return []
     words = np.ascontiguousarray(batch.device_id).view(np.uint64).reshape(len(batch), -1)
     hits = []
-    for i, entry in watchlist.match(batch.id_type, words, now_ms):
+    for i, entry in watchlist.match(batch.id_type, words, now_ms, batch.ts, batch.location_id):
         hits.append(_hit(entry, "sensing", batch.location_id(i), int(batch.ts[i]), "exact",
                          {"id_type": batch.id_type_name(i), "device_id": batch.device_id_str(i)},
                          now_ms))
@@ -54,7 +54,9 @@ def find_plate_hits(reads: Sequence[PlateRead], watchlist: Watchlist, now_ms: in
     canonical = _CANONICAL[exact.view(np.uint8)].view(np.uint64)
     return [_hit(entry, "plate", reads[i].camera_id, reads[i].ts, rule,
                  {"plate": reads[i].plate}, now_ms)
-            for i, entry, rule in watchlist.match_plates(exact, canonical, now_ms)]
+            for i, entry, rule in watchlist.match_plates(
+                exact, canonical, now_ms, np.array([r.ts for r in reads], np.int64),
+                lambda i: reads[i].camera_id)]
 
 
 def find_checkin_hits(checkins: Sequence[CheckIn], watchlist: Watchlist, now_ms: int) -> list[Hit]:
@@ -65,5 +67,7 @@ def find_checkin_hits(checkins: Sequence[CheckIn], watchlist: Watchlist, now_ms:
     words = key_words([c.doc_number.encode("utf-8") for c in checkins])
     return [_hit(entry, "checkin", c.property_id, c.ts, "exact",
                  {"doc_type": c.doc_type, "doc_number": c.doc_number}, now_ms)
-            for row, entry in watchlist.match(spaces, words, now_ms)
+            for row, entry in watchlist.match(
+                spaces, words, now_ms, np.array([c.ts for c in checkins], np.int64),
+                lambda i: checkins[i].property_id)
             for c in (checkins[row],)]

@@ -9,15 +9,19 @@ command (its key included) is on the watchlist topic and in the audit trail.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from schemas.normalize import DOC_TYPES, ID_TYPE_CODES, canonical_plate
+from schemas.scope import Scope
 from schemas.watchlist import WatchlistDelete, WatchlistEntry
+from tables import index, scope, scope_table
 from tables.apply import DELETE, NO_ENTRY, UPSERT
 from tables.index import WatchlistIndex, key_words
+from tables.locations import LocationDirectory
+from tables.scope_table import ScopeTable
 
 # Key spaces: a record matches an entry only within one space, so a MAC never equals an
 # e-tag with the same characters and an exact plate entry never matches through the OCR
@@ -30,9 +34,10 @@ SUBJECTS: dict[int, tuple[str, str]] = {
     PLATE_SPACE: ("plate", ""), PLATE_OCR_SPACE: ("plate", ""),
     **{space: ("document", kind) for kind, space in DOC_SPACES.items()},
 }
-# attrs of an entry in the index: list code | priority << 16 | partition << 24.
-_PRIORITY_SHIFT, _PARTITION_SHIFT = 16, 24
-MAX_LISTS = 1 << 16
+# attrs of an entry in the index (56 bits): list code (16) | priority (4) << 16 |
+# partition (12) << 20 | scope id (24) << 32.
+_PRIORITY_SHIFT, _PARTITION_SHIFT, _SCOPE_SHIFT = 16, 20, 32
+MAX_LISTS, MAX_PARTITIONS, MAX_SCOPES = 1 << 16, 1 << 12, 1 << 24
 
 
 def entry_space_and_key(entry: WatchlistEntry) -> tuple[int, str]:
@@ -58,6 +63,7 @@ class EntryView:
     priority: int
     expires_at: int
     partition: int
+    scope: Scope | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,9 +84,14 @@ class Watchlist:
     under the secret it was made with); `hash_bits` < 64 is a test mode.
     """
 
-    def __init__(self, secret: bytes | None = None, hash_bits: int = 64) -> None:
+    def __init__(self, secret: bytes | None = None, hash_bits: int = 64,
+                 locations: LocationDirectory | None = None) -> None:
         self.secret = secret or secrets.token_bytes(16)
         self._index = WatchlistIndex(self.secret, hash_bits)
+        self._scopes = ScopeTable(locations if locations is not None else LocationDirectory())
+        # Key matches dropped as out of their entry's scope, since the start (the record
+        # agents export the growth per batch).
+        self.out_of_scope = 0
         self._list_names: list[str] = []
         self._list_codes: dict[str, int] = {}
         self._per_list = np.zeros(16, np.int64)
@@ -99,6 +110,11 @@ class Watchlist:
         return list(self._list_names)
 
     @property
+    def scopes(self) -> list[Scope | None]:
+        """Scopes by id (a checkpoint keeps them beside the index)."""
+        return self._scopes.scopes
+
+    @property
     def nbytes(self) -> int:
         """Bytes held by the index."""
         return self._index.nbytes
@@ -110,10 +126,16 @@ class Watchlist:
     def clear(self) -> None:
         """Forget every entry at once (the log they were read from is gone)."""
         self._index.clear()
+        self._scopes.clear()
         self._per_list[:] = 0
 
-    def restore(self, list_names: Sequence[str]) -> None:
-        """Recount the lists after the index took over a checkpoint with these list names."""
+    def restore(self, list_names: Sequence[str], scopes: Sequence[Scope | None]) -> None:
+        """Recount the lists after the index took over a checkpoint with these list names
+        and scopes (by id)."""
+        self._scopes.clear()
+        for scope_id, held in enumerate(scopes):
+            if self._scopes.add(held) != scope_id and held is not None:
+                raise ValueError("a checkpoint's scopes must be distinct, by id")
         self._list_names = list(list_names)
         self._list_codes = {name: code for code, name in enumerate(self._list_names)}
         self._per_list = np.zeros(max(16, len(self._list_names)), np.int64)
@@ -132,6 +154,15 @@ class Watchlist:
                 self._per_list = np.concatenate([self._per_list, np.zeros_like(self._per_list)])
         return code
 
+    def _attrs(self, entry: WatchlistEntry, partition: int) -> int:
+        if not 0 <= partition < MAX_PARTITIONS:
+            raise ValueError(f"partition {partition} outside [0, {MAX_PARTITIONS})")
+        scope_id = self._scopes.add(entry.scope)
+        if scope_id >= MAX_SCOPES:
+            raise OverflowError(f"more than {MAX_SCOPES} distinct scopes")
+        return (self._list_code(entry.list) | entry.priority << _PRIORITY_SHIFT
+                | partition << _PARTITION_SHIFT | scope_id << _SCOPE_SHIFT)
+
     def apply(self, commands: Sequence[Command], partitions: Sequence[int] | None = None
               ) -> np.ndarray:
         """Apply commands in order (`partitions[i]`: the topic partition command i came
@@ -148,9 +179,7 @@ class Watchlist:
                 ops[i] = UPSERT
                 space, key = entry_space_and_key(command)
                 spaces[i], keys[i], expires[i] = space, key.encode("utf-8"), command.expires_at
-                attrs[i] = (self._list_code(command.list)
-                            | command.priority << _PRIORITY_SHIFT
-                            | parts[i] << _PARTITION_SHIFT)
+                attrs[i] = self._attrs(command, parts[i])
                 if space == PLATE_OCR_SPACE:
                     exact[i] = command.key.encode("utf-8")
         return self._apply(ops, ids, spaces, key_words(keys), expires, attrs, exact)
@@ -197,28 +226,49 @@ class Watchlist:
             entry_id=self._index.entry_id(slot), list=self._list_names[attrs & 0xFFFF],
             subject_type=subject_type, kind=kind,
             match="ocr-tolerant" if space == PLATE_OCR_SPACE else "exact",
-            priority=(attrs >> _PRIORITY_SHIFT) & 0xFF, expires_at=expires_at,
-            partition=attrs >> _PARTITION_SHIFT)
+            priority=(attrs >> _PRIORITY_SHIFT) & 0xF, expires_at=expires_at,
+            partition=(attrs >> _PARTITION_SHIFT) & (MAX_PARTITIONS - 1),
+            scope=self._scopes.scope(attrs >> _SCOPE_SHIFT))
 
-    def match(self, spaces: np.ndarray, words: np.ndarray, now_ms: int
-              ) -> list[tuple[int, EntryView]]:
-        """Return (row, entry) for every key row equal to a live entry's key, in row order
-        and by entry id within a row. Expiry is checked here, at match time, so no timer
-        lag lets an expired entry hit."""
+    def match(self, spaces: np.ndarray, words: np.ndarray, now_ms: int, ts_ms: np.ndarray,
+              location_of: Callable[[int], str]) -> list[tuple[int, EntryView]]:
+        """Return (row, entry) for every key row equal to a live entry's key and in its
+        scope, in row order and by entry id within a row: row r was observed at ts_ms[r]
+        at location_of(r). Expiry is checked here, at match time, so no timer lag lets an
+        expired entry hit."""
         rows, slots = self._index.match(spaces, words, now_ms)
-        found = [(int(r), self.view(int(s))) for r, s in zip(rows, slots, strict=True)]
+        rows, slots = self._scoped(rows, slots, ts_ms, location_of)
+        found = [(r, self.view(s)) for r, s in zip(rows.tolist(), slots.tolist(), strict=True)]
         found.sort(key=lambda pair: (pair[0], pair[1].entry_id))
         return found
 
-    def match_plates(self, exact: np.ndarray, canonical: np.ndarray, now_ms: int
+    def _scoped(self, rows: np.ndarray, slots: np.ndarray, ts_ms: np.ndarray,
+                location_of: Callable[[int], str]) -> tuple[np.ndarray, np.ndarray]:
+        """Keep the matches in their entry's scope; count the others in `out_of_scope`."""
+        scope_ids = self._index.refs(slots.astype(np.int64)) >> np.uint64(8 + _SCOPE_SHIFT)
+        scoped = np.flatnonzero(scope_ids)
+        if not len(scoped):
+            return rows, slots
+        keep = np.ones(len(rows), np.bool_)
+        keep[scoped] = self._scopes.in_scope(
+            scope_ids[scoped].astype(np.int64), np.asarray(ts_ms)[rows[scoped]],
+            [location_of(int(r)) for r in rows[scoped]])
+        self.out_of_scope += int(len(rows) - np.count_nonzero(keep))
+        return rows[keep], slots[keep]
+
+    def match_plates(self, exact: np.ndarray, canonical: np.ndarray, now_ms: int,
+                     ts_ms: np.ndarray, location_of: Callable[[int], str]
                      ) -> list[tuple[int, EntryView, str]]:
         """Return (read, entry, rule) for plate reads (normalised key rows `exact`, their
-        OCR-canonical rows `canonical`): exact entries on the read, OCR-tolerant entries on
-        its canonical form, the rule `exact` when the read equals the entry's own key (told
-        by the hash the entry keeps of it), by read and entry id."""
+        OCR-canonical rows `canonical`; read i observed at ts_ms[i] at location_of(i)):
+        exact entries on the read, OCR-tolerant entries on its canonical form, in their
+        scope; the rule `exact` when the read equals the entry's own key (told by the hash
+        the entry keeps of it), by read and entry id."""
         n = len(exact)
         spaces = np.repeat(np.array([PLATE_SPACE, PLATE_OCR_SPACE], np.uint8), n)
         rows, slots = self._index.match(spaces, np.concatenate([exact, canonical]), now_ms)
+        rows, slots = self._scoped(rows, slots, np.tile(np.asarray(ts_ms), 2),
+                                   lambda r: location_of(r % n))
         if not len(rows):
             return []
         read_hashes = self.exact_plate_hashes(exact)
@@ -232,3 +282,11 @@ class Watchlist:
     def expired(self, now_ms: int) -> list[EntryView]:
         """Return the entries whose expires_at <= now_ms (still held until deleted)."""
         return [self.view(int(s)) for s in self._index.expired(now_ms)]
+
+
+def warm_up() -> None:
+    """Compile the kernels matching runs (or load them from numba's on-disk cache): the
+    index's and the scope check's, so no worker stalls on a compilation mid-stream."""
+    index.warm_up()
+    scope_table.warm_up()
+    scope.warm_up()

@@ -38,6 +38,7 @@ def test_names_agreed_across_the_project_are_exposed() -> None:
         "vigil_batch_processing_seconds": "histogram", "vigil_hit_latency_seconds": "histogram",
         "vigil_batch_records": "histogram", "vigil_consumer_lag_messages": "gauge",
         "vigil_watchlist_ready": "gauge", "vigil_hit_dispositions": "counter",
+        "vigil_out_of_scope_matches": "counter",
         "vigil_list_precision_threshold": "gauge", "vigil_locations_ready": "gauge",
         "vigil_location_commands": "counter", "vigil_locations_known": "gauge",
         "vigil_location_areas_known": "gauge",
