@@ -47,6 +47,7 @@ class Metrics(NamedTuple):
     audit_events: Counter
     gc_pause: Histogram
     audit_checkpoint_events: Gauge
+    hit_dispositions: Counter
 
 
 def build_metrics(registry: CollectorRegistry | None = None) -> Metrics:
@@ -138,4 +139,9 @@ def build_metrics(registry: CollectorRegistry | None = None) -> Metrics:
             "Events of this worker's audit chain covered by its newest signed checkpoint that "
             "the broker has acknowledged (vigil audit verify --expect-count), by producer",
             ["producer"], registry=r),
+        # Counted by the worker that recorded the disposition, once each; the precision
+        # panel and alert are built on this name and these labels.
+        hit_dispositions=Counter(
+            "vigil_hit_dispositions", "Dispositions of hits recorded, by list, match rule "
+            "and outcome", ["list", "match", "outcome"], registry=r),
     )

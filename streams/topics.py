@@ -21,7 +21,10 @@ CONTRACT_TOPICS = {
     "hits": "vigil.hits",
     "deadletter": "vigil.deadletter",
     "audit": "vigil.audit",
+    "dispositions": "vigil.dispositions",
 }
+# Compacted: each worker reads these whole, and only the latest record of a key matters.
+COMPACTED = ("watchlist", "dispositions")
 BROKER_CHECK_TOPIC = "vigil.brokercheck"
 
 
@@ -73,14 +76,15 @@ def topic_names(settings: Settings) -> TopicNames:
 def ensure_topics(bootstrap: str, settings: Settings) -> list[str]:
     """Create every contract topic that does not exist yet; return the names created.
 
-    Input topics get their partition counts from config; `vigil.watchlist` is compacted
-    (a broker that ignores the setting still works: workers read the whole log).
+    Input topics get their partition counts from config; `vigil.watchlist` and
+    `vigil.dispositions` are compacted (a broker that ignores the setting still works:
+    workers read the whole log).
     """
     names = topic_names(settings)
     t = settings.topics
     wanted = [
         NewTopic(names.resolve(short), getattr(t, f"{short}_partitions"), t.replication_factor,
-                 topic_configs={"cleanup.policy": "compact"} if short == "watchlist" else {})
+                 topic_configs={"cleanup.policy": "compact"} if short in COMPACTED else {})
         for short in CONTRACT_TOPICS
     ]
     wanted.append(NewTopic(names.broker_check, 1, t.replication_factor))
