@@ -52,6 +52,13 @@ REASONS: frozenset[str] = frozenset(
         "expired",
         "ttl_too_long",
         "no_reason",
+        # disposition requests (HTTP only: 400 with the reason)
+        "unknown_field",
+        "bad_outcome",
+        "missing_reason",
+        "bad_reason",
+        "unexpected_reason",
+        "bad_note",
     }
 )
 
