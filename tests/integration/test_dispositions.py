@@ -6,6 +6,9 @@ worker's recent memory found through its position index."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -209,3 +212,30 @@ def test_older_hits_are_found_and_a_disposition_shows_on_another_worker(
         assert time.monotonic() < deadline, "the other worker never showed the disposition"
         time.sleep(0.05)
     assert shown["disposition"] == posted["disposition"]
+
+
+def test_vigil_subscribe_records_a_disposition(deployment: Deployment) -> None:
+    (hit,) = sight_hits(deployment, "W-DV", ["S-DV-CLI"])
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")},
+           "VIGIL_TOKEN": TOKENS["vehicles"]}
+
+    def dispose(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "cli.main", "subscribe", "--url", deployment.base_url,
+             "--dispose", hit["hit_id"], *args], env=env, capture_output=True, text=True,
+            timeout=60)
+
+    run = dispose("--outcome", "false_positive", "--reason", "cloned_or_copied",
+                  "--note", "twin plate seen on the ring road")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout == (f"{hit['hit_id']}: false_positive (cloned_or_copied) by vehicles: "
+                          "recorded\n")
+    refused = dispose("--outcome", "confirmed", "--reason", "misread")
+    assert refused.returncode == 1 and "unexpected_reason" in refused.stderr
+    run = dispose("--outcome", "confirmed", "--json")
+    assert run.returncode == 0, run.stderr
+    assert loads(run.stdout)["disposition"]["outcome"] == "confirmed"
+    records = deployment.read_until("dispositions", lambda vs: sum(
+        v["hit_id"] == hit["hit_id"] for v in vs) >= 2)
+    assert [(r["outcome"], r["note"]) for r in records if r["hit_id"] == hit["hit_id"]] == [
+        ("false_positive", "twin plate seen on the ring road"), ("confirmed", None)]
