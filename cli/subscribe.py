@@ -106,15 +106,6 @@ def cmd_subscribe(settings: Settings, args: argparse.Namespace) -> int:
     at = endpoint(settings, args)
     if at is None:
         return 2
-    if args.dispose is not None:
-        try:
-            return dispose(at, args)
-        except (ssl.SSLError, FileNotFoundError, PermissionError) as exc:
-            print(f"subscribe: TLS: {exc}", file=sys.stderr)
-            return 2
-        except OSError as exc:
-            print(f"subscribe: cannot reach {at.url}: {exc}", file=sys.stderr)
-            return 1
     colour = args.colour == "always" or (args.colour == "auto" and sys.stdout.isatty())
     shown = 0
 
@@ -131,6 +122,8 @@ def cmd_subscribe(settings: Settings, args: argparse.Namespace) -> int:
         print(f"subscribe: {safe_text(text)}", file=sys.stderr)
 
     try:
+        if args.dispose is not None:
+            return dispose(at, args)
         follow_hits(at.url, at.token, on_hit, on_notice, cafile=args.cafile)
     # --cafile unreadable, or the worker's certificate not verified by it: no retry helps.
     except (ssl.SSLError, FileNotFoundError, PermissionError) as exc:
@@ -138,6 +131,9 @@ def cmd_subscribe(settings: Settings, args: argparse.Namespace) -> int:
         return 2
     except StreamRefused as exc:
         print(f"subscribe: refused: {safe_text(str(exc))}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # only a disposition's one request gets here: streams retry
+        print(f"subscribe: cannot reach {at.url}: {safe_text(str(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         pass

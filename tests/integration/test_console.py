@@ -67,6 +67,18 @@ def browser(tmp_path: Path) -> Iterator:
         driver_proc.wait(10)
 
 
+def watch_hits(browser, deployment: Deployment) -> None:
+    """Open the console, enter the token and wait until its stream is connected."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(deployment.base_url + "/console")
+    browser.find_element(By.ID, "token").send_keys(TOKEN)
+    browser.find_element(By.ID, "connect").click()
+    WebDriverWait(browser, 20).until(
+        lambda b: b.find_element(By.ID, "status").text == "connected")
+
+
 @pytest.fixture
 def deployment(deployment_factory, tmp_path: Path) -> Deployment:
     return desk_deployment(deployment_factory, tmp_path, token=TOKEN, entry_id="W-C",
@@ -94,11 +106,7 @@ def test_console_shows_a_hit_within_two_seconds_and_acknowledges_it(
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    browser.get(deployment.base_url + "/console")
-    browser.find_element(By.ID, "token").send_keys(TOKEN)
-    browser.find_element(By.ID, "connect").click()
-    WebDriverWait(browser, 20).until(
-        lambda b: b.find_element(By.ID, "status").text == "connected")
+    watch_hits(browser, deployment)
     observed = now_ms()
     deployment.send("sensing", {"sensor_id": "S-DESK", "ts": observed, "id_type": "mac",
                                 "device_id": "a0:00:00:00:00:c1", "rssi": -40}, key="S-DESK")
@@ -135,11 +143,7 @@ def test_console_records_dispositions_and_shows_the_one_in_force(
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select, WebDriverWait
 
-    browser.get(deployment.base_url + "/console")
-    browser.find_element(By.ID, "token").send_keys(TOKEN)
-    browser.find_element(By.ID, "connect").click()
-    WebDriverWait(browser, 20).until(
-        lambda b: b.find_element(By.ID, "status").text == "connected")
+    watch_hits(browser, deployment)
     deployment.send("sensing", {"sensor_id": "S-DISPO", "ts": now_ms(), "id_type": "mac",
                                 "device_id": "a0:00:00:00:00:c1", "rssi": -40}, key="S-DISPO")
     row = WebDriverWait(browser, 10).until(

@@ -10,9 +10,7 @@ import os
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
-from email.message import Message
 
 import pytest
 
@@ -20,6 +18,7 @@ from config.subscribers import token_hash
 from loadtest.harness.deployment import Deployment
 from schemas.clock import now_ms
 from schemas.json import dumps, loads
+from tests.integration.fixtures import http_request
 
 pytestmark = pytest.mark.integration
 
@@ -57,22 +56,9 @@ def deployment(bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
         d.close()
 
 
-def raw_request(url: str, method: str, path: str, token: str | None,
-                body: bytes | dict | None = None) -> tuple[int, bytes, Message]:
-    data = dumps(body) if isinstance(body, dict) else body
-    req = urllib.request.Request(url + path, method=method, data=data)
-    if token is not None:
-        req.add_header("Authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(req, timeout=15) as resp:
-            return resp.status, resp.read(), resp.headers
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read(), exc.headers
-
-
 def request(url: str, method: str, path: str, token: str | None,
             body: bytes | dict | None = None) -> tuple[int, dict]:
-    status, data, _ = raw_request(url, method, path, token, body)
+    status, data, _ = http_request(url, method, path, token, body)
     return status, loads(data)
 
 
@@ -169,8 +155,8 @@ def test_a_hidden_hit_is_answered_like_an_unknown_one(deployment: Deployment) ->
     good = {"outcome": "confirmed"}
     for method, suffix, body in (("POST", "/disposition", good), ("GET", "", None),
                                  ("POST", "/disposition", b"not json")):
-        hidden = raw_request(url, method, f"/v1/hits/{hit['hit_id']}{suffix}", token, body)
-        unknown = raw_request(url, method, f"/v1/hits/{unknown_id}{suffix}", token, body)
+        hidden = http_request(url, method, f"/v1/hits/{hit['hit_id']}{suffix}", token, body)
+        unknown = http_request(url, method, f"/v1/hits/{unknown_id}{suffix}", token, body)
         assert hidden[0] == unknown[0] == 404
         assert hidden[1] == unknown[1]
         assert hidden[2]["Content-Type"] == unknown[2]["Content-Type"]
