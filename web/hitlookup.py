@@ -20,7 +20,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from schemas.hits import Hit
 from schemas.json import loads
-from tables.hitindex import HitIndex
+from tables.hitindex import HitIndex, hit_id_number
 from web.hitstream import HitFanout, parse_hit
 from web.sse import Position
 
@@ -63,6 +63,8 @@ class HitLocator:
         hit = self.fanout.recent.get(hit_id) or self._cached(hit_id)
         if hit is not None:
             return hit
+        if hit_id_number(hit_id) is None:
+            return None  # not a hit id at all: nothing to wait for
         position = self.index.find(hit_id)
         if position is None and not self.backfilled.is_set():
             with contextlib.suppress(TimeoutError):
