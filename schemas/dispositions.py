@@ -7,7 +7,7 @@ A request body is `{"outcome", "reason", "note"}`. Where the contract is silent:
   (`unexpected_reason`) rather than ignored, so nobody believes they recorded a reason that
   the precision report never counts. `"reason": null` is the same as leaving it out.
 - `note` is free text, at most NOTE_MAX_CHARS characters (not bytes), on one line and
-  printable by the identifier rule's notion (schemas/identifiers.py: no control or format
+  printable (`unprintable_problem` in schemas/identifiers.py: no control or format
   character, no line separator, so a note cannot reorder or break what a console or a
   terminal shows); spaces anywhere are fine. `null` or absent: no note.
 - Any other field is refused (`unknown_field`), so a misspelt `"reasn"` is not silently
