@@ -47,7 +47,7 @@ def reference(doc: dict) -> str | None:
     return None
 
 
-notes = st.one_of(st.none(), st.integers(), st.text(max_size=20),
+notes = st.one_of(st.none(), st.integers(-(2**63), 2**63 - 1), st.text(max_size=20),
                   st.text(alphabet=st.sampled_from("aé車 \n\u202e\u3000"), min_size=495,
                           max_size=505))
 bodies = st.fixed_dictionaries({}, optional={
