@@ -7,10 +7,11 @@ import os
 import ssl
 import sys
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from config.settings import Settings
 from schemas.clock import now_ms
+from schemas.dispositions import FALSE_POSITIVE_REASONS, NOTE_MAX_CHARS, OUTCOMES
 from schemas.json import dumps
 
 TOKEN_ENV = "VIGIL_TOKEN"
@@ -38,10 +39,17 @@ def subscriber_token(args: argparse.Namespace, env: Mapping[str, str]) -> str:
     return token
 
 
-def cmd_subscribe(settings: Settings, args: argparse.Namespace) -> int:
-    """Print the hits the token may see as they arrive, until Ctrl-C or --max."""
-    from web.client import StreamRefused, follow_hits, format_hit
-    from web.terminal import safe_json, safe_text
+class Endpoint(NamedTuple):
+    """Where and as whom `vigil subscribe` talks to a worker."""
+
+    url: str
+    token: str
+
+
+def endpoint(settings: Settings, args: argparse.Namespace) -> Endpoint | None:
+    """Return the worker URL and token of the command line, or None after printing why
+    they are not usable."""
+    from web.terminal import safe_text
 
     if args.token:
         print("subscribe: warning: --token is visible to other users of this host (ps); "
@@ -50,14 +58,53 @@ def cmd_subscribe(settings: Settings, args: argparse.Namespace) -> int:
         token = subscriber_token(args, os.environ)
     except TokenMissing as exc:
         print(f"subscribe: {safe_text(str(exc))}", file=sys.stderr)
-        return 2
-
+        return None
     w = settings.worker
     # The worker serves HTTPS only once it has a certificate (worker.tls_cert_file).
     scheme = "https" if w.tls_cert_file else "http"
     url = args.url or f"{scheme}://{w.web_host}:{w.web_port}"
     if args.cafile and not url.startswith("https://"):
         print(f"subscribe: --cafile is for an https:// URL, not {url}", file=sys.stderr)
+        return None
+    return Endpoint(url, token)
+
+
+def dispose(at: Endpoint, args: argparse.Namespace) -> int:
+    """Record the disposition of --dispose; print the one now in force (0), or the
+    refusal (1)."""
+    from web.client import dispose_hit
+    from web.terminal import safe_json, safe_text
+
+    body = {"outcome": args.outcome,
+            **({"reason": args.reason} if args.reason else {}),
+            **({"note": args.note} if args.note is not None else {})}
+    context = ssl.create_default_context(cafile=args.cafile) if args.cafile else None
+    status, answer = dispose_hit(at.url, at.token, args.dispose, body, context)
+    if status in (200, 201):
+        if args.json:
+            print(safe_json(dumps(answer).decode()))
+        else:
+            d = answer["disposition"]
+            reason = f" ({d['reason']})" if d["reason"] else ""
+            how = "recorded" if status == 201 else "recorded, replacing the one before"
+            print(safe_text(f"{answer['hit_id']}: {d['outcome']}{reason} by {d['by']}: {how}"))
+        return 0
+    text = safe_json(dumps(answer).decode()) if not isinstance(answer, str) else answer
+    print(f"subscribe: refused: HTTP {status}: {safe_text(text[:300])}", file=sys.stderr)
+    return 1
+
+
+def cmd_subscribe(settings: Settings, args: argparse.Namespace) -> int:
+    """Print the hits the token may see as they arrive, until Ctrl-C or --max; or, with
+    --dispose, record what came of one hit."""
+    from web.client import StreamRefused, follow_hits, format_hit
+    from web.terminal import safe_json, safe_text
+
+    if (args.dispose is None) != (args.outcome is None):
+        print("subscribe: --dispose HIT_ID and --outcome go together", file=sys.stderr)
+        return 2
+    at = endpoint(settings, args)
+    if at is None:
         return 2
     colour = args.colour == "always" or (args.colour == "auto" and sys.stdout.isatty())
     shown = 0
@@ -75,13 +122,18 @@ def cmd_subscribe(settings: Settings, args: argparse.Namespace) -> int:
         print(f"subscribe: {safe_text(text)}", file=sys.stderr)
 
     try:
-        follow_hits(url, token, on_hit, on_notice, cafile=args.cafile)
+        if args.dispose is not None:
+            return dispose(at, args)
+        follow_hits(at.url, at.token, on_hit, on_notice, cafile=args.cafile)
     # --cafile unreadable, or the worker's certificate not verified by it: no retry helps.
     except (ssl.SSLError, FileNotFoundError, PermissionError) as exc:
         print(f"subscribe: TLS: {exc}", file=sys.stderr)
         return 2
     except StreamRefused as exc:
         print(f"subscribe: refused: {safe_text(str(exc))}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # only a disposition's one request gets here: streams retry
+        print(f"subscribe: cannot reach {at.url}: {safe_text(str(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         pass
@@ -100,7 +152,8 @@ def cmd_token_new(settings: Settings, args: argparse.Namespace) -> int:
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     """Add `subscribe` and `token` to the `vigil` parser."""
-    s = sub.add_parser("subscribe", help="print the hits a token may see, as they arrive")
+    s = sub.add_parser("subscribe", help="print the hits a token may see, as they arrive; "
+                       "or record a hit's disposition (--dispose)")
     who = s.add_mutually_exclusive_group()
     who.add_argument("--token-file", metavar="FILE",
                      help=f"file whose first line is the bearer token (default: ${TOKEN_ENV})")
@@ -113,6 +166,15 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--colour", choices=["auto", "always", "never"], default="auto")
     s.add_argument("--json", action="store_true", help="print each hit as its JSON")
     s.add_argument("--max", type=int, default=0, help="stop after this many hits")
+    d = s.add_argument_group("record a disposition instead (contract v1.1)")
+    d.add_argument("--dispose", metavar="HIT_ID",
+                   help="record what came of this hit, print the disposition now in force, "
+                        "and exit")
+    d.add_argument("--outcome", choices=OUTCOMES, help="with --dispose: the outcome")
+    d.add_argument("--reason", choices=FALSE_POSITIVE_REASONS,
+                   help="with --outcome false_positive (required there, refused elsewhere)")
+    d.add_argument("--note", help=f"with --dispose: a note of at most {NOTE_MAX_CHARS} "
+                                  "characters, on one line")
     s.set_defaults(func=cmd_subscribe)
 
     t = sub.add_parser("token", help="subscriber tokens")

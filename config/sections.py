@@ -129,8 +129,8 @@ class TopicSettings(Section):
     hits_partitions: int = _partitions_of("vigil.hits", 4, "the hits raised")
     deadletter_partitions: int = _partitions_of("vigil.deadletter", 1, "refused input")
     audit_partitions: int = _partitions_of("vigil.audit", 1, "the audit trail")
-    dispositions_partitions: int = _partitions_of("vigil.dispositions", 1,
-                                                  "what came of hits; compacted")
+    dispositions_partitions: int = _partitions_of(
+        "vigil.dispositions", 2, "what came of each hit, compacted by hit id")
     replication_factor: int = setting(
         1, lambda v: 1 <= v <= 16, "an integer 1-16",
         "Replicas of each topic Vigil creates; the embedded broker has one node, so 1.")
@@ -275,6 +275,21 @@ class AccessSettings(Section):
     recent_hits: int = setting(
         200_000, lambda v: 0 <= v <= 10_000_000, "an integer 0-10000000",
         "Hits remembered per worker so that an ack can be checked against the hit's list.")
+    hit_lookup_hits: int = setting(
+        2_000_000, lambda v: 0 <= v <= 100_000_000, "an integer 0-100000000",
+        "Hits of vigil.hits whose position each worker indexes (16 bytes each), so that a "
+        "disposition or GET of a hit older than recent_hits is found with one fetch; the "
+        "newest this many across all partitions at start, and every hit after. Older hits "
+        "are unknown.")
+    hit_lookup_cache: int = setting(
+        10_000, lambda v: 0 <= v <= 1_000_000, "an integer 0-1000000",
+        "Hits fetched from vigil.hits by position that a worker keeps (least recently used "
+        "forgotten first).")
+    dispositions_cached: int = setting(
+        100_000, lambda v: 1 <= v <= 10_000_000, "an integer 1-10000000",
+        "Dispositions in force each worker keeps whole (least recently used forgotten "
+        "first); of older ones it keeps only their offset in vigil.dispositions and fetches "
+        "them when asked.")
     refusals_per_minute: int = setting(
         60, lambda v: 1 <= v <= 1_000_000, "an integer 1-1000000",
         "Refused or unauthenticated requests one remote address may make per minute "

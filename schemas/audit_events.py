@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from schemas.dispositions import Disposition
 from schemas.hits import Hit
 from schemas.locations import LocationDelete, LocationUpsert
 from schemas.rejection import Rejected
@@ -101,6 +102,15 @@ def ack_event(hit: Hit, subscriber: str, at_ms: int) -> Event:
     """Return the audit event of a subscriber's ack of a hit."""
     return {"type": "ack", "at": at_ms, "subscriber": subscriber, "hit_id": hit.hit_id,
             "entry_id": hit.entry_id, "list": hit.list, "priority": hit.priority}
+
+
+def disposition_event(disposition: Disposition, replaced: bool) -> Event:
+    """Return the audit event of a subscriber's disposition of a hit (`replaced`: a
+    disposition was in force before it)."""
+    d = disposition
+    return {"type": "disposition", "at": d.at, "subscriber": d.by, "hit_id": d.hit_id,
+            "entry_id": d.entry_id, "list": d.list, "priority": d.priority,
+            "outcome": d.outcome, "reason": d.reason, "note": d.note, "replaced": replaced}
 
 
 def edit_request_event(*, subscriber: str, op: str, entry_id: str,

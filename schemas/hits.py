@@ -57,9 +57,14 @@ def make_hit_id(entry_id: str, source: str, location_id: str, observed_ts: int) 
     return "h-" + digest.hexdigest()
 
 
+def hit_view(hit: Hit) -> dict[str, Any]:
+    """Return a hit as the contract's JSON object."""
+    return {name: getattr(hit, name) for name in HIT_FIELDS}
+
+
 def encode_hit(hit: Hit) -> bytes:
     """Serialise a hit as the contract's JSON."""
-    return dumps({name: getattr(hit, name) for name in HIT_FIELDS})
+    return dumps(hit_view(hit))
 
 
 def decode_hit(data: bytes) -> Hit:

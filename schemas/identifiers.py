@@ -53,12 +53,9 @@ def identifier_problem(value: object) -> str | None:
     if not 0 < n <= MAX_ID_CHARS:
         return "empty" if n == 0 else f"{n} characters, more than {MAX_ID_CHARS}"
     if not value.isprintable():
-        # str.isprintable refuses exactly the categories above plus every space but
-        # U+0020; only the slow path below tells the two apart.
-        for ch in value:
-            category = unicodedata.category(ch)
-            if category in _UNPRINTABLE:
-                return f"unprintable character U+{ord(ch):04X} ({category})"
+        problem = unprintable_problem(value)
+        if problem is not None:
+            return problem
         if value != value.strip():
             return "whitespace at either end"
     elif value[0] == " " or value[-1] == " ":  # printable: U+0020 is its only whitespace
@@ -67,6 +64,20 @@ def identifier_problem(value: object) -> str | None:
         return "holds '/'"
     if "%" in value:
         return "holds '%'"
+    return None
+
+
+def unprintable_problem(text: str) -> str | None:
+    """Return which character of `text` is not printable by the rule above (spaces of any
+    kind are printable here), or None; for free text, such as a disposition's note."""
+    if text.isprintable():
+        return None
+    # str.isprintable refuses exactly the categories above plus every space but U+0020;
+    # only this slow path tells the two apart.
+    for ch in text:
+        category = unicodedata.category(ch)
+        if category in _UNPRINTABLE:
+            return f"unprintable character U+{ord(ch):04X} ({category})"
     return None
 
 

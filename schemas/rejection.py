@@ -69,6 +69,13 @@ REASONS: frozenset[str] = frozenset(
         "bad_lat",
         "bad_lon",
         "bad_name",
+        # disposition requests (HTTP only: 400 with the reason)
+        "unknown_field",
+        "bad_outcome",
+        "missing_reason",
+        "bad_reason",
+        "unexpected_reason",
+        "bad_note",
     }
 )
 

@@ -8,6 +8,7 @@ deployment's fetch wait, how it connects: `settings`, streams/security.py) is se
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from typing import Any
 
@@ -40,6 +41,31 @@ async def open_reader(bootstrap: str, topics: Iterable[str], *, client_id: str,
         await consumer.stop()
         raise
     return consumer, tps
+
+
+async def read_record_at(bootstrap: str, topic: str, partition: int, offset: int, *,
+                         client_id: str, fetch_max_wait_ms: int, timeout_s: float,
+                         settings: Settings | None = None) -> bytes | None:
+    """Return the value of the record at `offset` of `topic`'s `partition` (None for a
+    tombstone); raise LookupError when the partition holds no record there (compacted away,
+    or the broker lost it) and TimeoutError when no fetch answers within `timeout_s`.
+    One short-lived reader of that one partition: for rare lookups, not for reading on."""
+    consumer, tps = await open_reader(bootstrap, [topic], client_id=client_id,
+                                      fetch_max_wait_ms=fetch_max_wait_ms, settings=settings)
+    tp = TopicPartition(topic, partition)
+    try:
+        consumer.pause(*(other for other in tps if other != tp))
+        consumer.seek(tp, offset)
+        async with asyncio.timeout(timeout_s):
+            while True:
+                records = (await consumer.getmany(tp, timeout_ms=fetch_max_wait_ms,
+                                                  max_records=1)).get(tp, [])
+                if records:
+                    if records[0].offset != offset:
+                        raise LookupError(f"{topic}[{partition}] has no record at {offset}")
+                    return records[0].value
+    finally:
+        await consumer.stop()
 
 
 def open_sync_reader(bootstrap: str, topics: Iterable[str], *, client_id: str,

@@ -1,4 +1,4 @@
-"""A client of the hit stream: `vigil subscribe` and the tests read hits through it."""
+"""A client of the hit stream and of dispositions: `vigil subscribe` and the tests use it."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
-from schemas.json import loads
+from schemas.json import dumps, loads
 from web.sse import Event, parse_events
 from web.terminal import safe_text
 
@@ -27,19 +27,41 @@ class StreamRefused(Exception):
         self.status = status
 
 
+def _connection(base_url: str, timeout_s: float, context: ssl.SSLContext | None
+                ) -> http.client.HTTPConnection:
+    url = urlsplit(base_url)
+    if url.scheme == "https":  # verified: `context`, else the system's CAs
+        return http.client.HTTPSConnection(url.hostname, url.port or 443, timeout=timeout_s,
+                                           context=context or ssl.create_default_context())
+    return http.client.HTTPConnection(url.hostname, url.port or 80, timeout=timeout_s)
+
+
+def dispose_hit(base_url: str, token: str, hit_id: str, body: dict[str, Any],
+                context: ssl.SSLContext | None = None, timeout_s: float = 30.0
+                ) -> tuple[int, Any]:
+    """POST a disposition of `hit_id` (contract v1.1); return the status and the JSON
+    answer (the text itself when it is not JSON)."""
+    conn = _connection(base_url, timeout_s, context)
+    try:
+        conn.request("POST", f"/v1/hits/{quote(hit_id, safe='')}/disposition",
+                     body=dumps(body), headers={"Authorization": f"Bearer {token}",
+                                                "Content-Type": "application/json"})
+        resp = conn.getresponse()
+        data = resp.read()
+    finally:
+        conn.close()
+    try:
+        return resp.status, loads(data)
+    except ValueError:
+        return resp.status, data.decode("utf-8", "replace")
+
+
 class HitStreamConnection:
     """One open `GET /v1/hits/stream`; iterate it for events, `close()` it to drop it."""
 
     def __init__(self, base_url: str, token: str | None, last_event_id: str | None = None,
                  timeout_s: float = 30.0, context: ssl.SSLContext | None = None) -> None:
-        url = urlsplit(base_url)
-        if url.scheme == "https":  # verified: `context`, else the system's CAs
-            self.conn: http.client.HTTPConnection = http.client.HTTPSConnection(
-                url.hostname, url.port or 443, timeout=timeout_s,
-                context=context or ssl.create_default_context())
-        else:
-            self.conn = http.client.HTTPConnection(url.hostname, url.port or 80,
-                                                   timeout=timeout_s)
+        self.conn = _connection(base_url, timeout_s, context)
         headers = {"Accept": "text/event-stream"}
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"

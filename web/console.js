@@ -32,6 +32,86 @@ function showHit(hit) {
   button.className = "ack";
   button.onclick = () => acknowledge(hit.hit_id, row, button);
   row.insertCell().appendChild(button);
+  dispositionCell(hit.hit_id, row.insertCell());
+  lookUp(hit.hit_id);
+}
+
+// The contract's outcomes and false-positive reasons (schemas/dispositions.py).
+const REASONS = ["misread", "wrong_subject", "cloned_or_copied", "duplicate", "other"];
+
+function control(tag, className, text) {
+  const el = document.createElement(tag);
+  el.className = className;
+  if (text) el.textContent = text;
+  return el;
+}
+
+function dispositionCell(hitId, td) {
+  td.className = "disposition";
+  const shown = control("span", "in-force", "none");
+  const reason = control("select", "reason");
+  for (const r of REASONS) reason.add(new Option(r.replace(/_/g, " "), r));
+  const buttons = [control("button", "confirm", "confirm"),
+                   control("button", "false-positive", "false positive"),
+                   control("button", "no-action", "no action")];
+  buttons[0].onclick = () => dispose(hitId, { outcome: "confirmed" });
+  buttons[1].onclick = () => dispose(hitId, { outcome: "false_positive", reason: reason.value });
+  buttons[2].onclick = () => dispose(hitId, { outcome: "no_action" });
+  td.append(shown, " ", buttons[0], " ", reason, buttons[1], " ", buttons[2]);
+}
+
+function rowOf(hitId) {
+  for (const row of hitsEl.rows) if (row.dataset.hitId === hitId) return row;
+  return null;
+}
+
+// Shows the disposition in force on its hit's row (null: none), unless the row already
+// shows a later one (a lookup answered after this desk's own disposition).
+function showDisposition(hitId, d) {
+  const row = rowOf(hitId);
+  if (!row || (row.dataset.at && (!d || d.at < Number(row.dataset.at)))) return;
+  if (!d) return;
+  const shown = row.querySelector(".in-force");
+  row.dataset.outcome = d.outcome;
+  row.dataset.at = d.at;
+  const why = d.reason ? ` (${d.reason.replace(/_/g, " ")})` : "";
+  shown.textContent = `${d.outcome.replace(/_/g, " ")}${why} by ${d.by}`;
+  shown.title = d.note || "";
+}
+
+async function dispose(hitId, body) {
+  const resp = await fetch(`/v1/hits/${encodeURIComponent(hitId)}/disposition`, {
+    method: "POST", body: JSON.stringify(body),
+    headers: { Authorization: `Bearer ${state.token}`, "Content-Type": "application/json" } });
+  if (resp.ok) showDisposition(hitId, (await resp.json()).disposition);
+  else setStatus(`disposition refused (${resp.status})`);
+}
+
+// Another desk may have disposed of a hit already: each shown hit's disposition in force
+// is asked for once, one request at a time, newest first, at most LOOKUPS_QUEUED waiting.
+const LOOKUPS_QUEUED = 50;
+const lookups = { queue: [], running: false };
+
+function lookUp(hitId) {
+  lookups.queue.unshift(hitId);
+  lookups.queue.length = Math.min(lookups.queue.length, LOOKUPS_QUEUED);
+  if (!lookups.running) drainLookups();
+}
+
+async function drainLookups() {
+  lookups.running = true;
+  try {
+    while (lookups.queue.length) {
+      const hitId = lookups.queue.shift();
+      const resp = await fetch(`/v1/hits/${encodeURIComponent(hitId)}`, {
+        headers: { Authorization: `Bearer ${state.token}` } });
+      if (resp.ok) showDisposition(hitId, (await resp.json()).disposition);
+    }
+  } catch (err) {
+    lookups.queue.length = 0;  // the connection is down; the stream reconnects by itself
+  } finally {
+    lookups.running = false;
+  }
 }
 
 async function acknowledge(hitId, row, button) {

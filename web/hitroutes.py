@@ -12,11 +12,14 @@ from aiohttp import web as aioweb
 from aiohttp.client_exceptions import ClientConnectionResetError
 
 from agents.context import WorkerContext
+from config.subscribers import Principal
 from schemas.audit_events import ack_event, hits_delivered_event
 from schemas.clock import now_ms
+from schemas.hits import Hit
 from schemas.json import dumps
 from web.access import AccessControl
 from web.guard import NOSNIFF, Guard, Refusal, authorize
+from web.hitlookup import HitLocator
 from web.hitstream import HitFanout, HitStream
 from web.sse import BadEventId, Position, decode_position, frame
 
@@ -34,7 +37,7 @@ READY_WAIT_S = 30
 STREAMS_RETRY_S = 5
 
 BAD_EVENT_ID = "Last-Event-ID is not an event id of this stream"
-# An ack of a hit the token may not see is answered exactly like one of an unknown hit.
+# A hit the token may not see is answered exactly like an unknown hit (acks, dispositions).
 UNKNOWN_HIT = ("unknown_hit", "no such hit for this token")
 
 
@@ -78,6 +81,18 @@ def resume_position(header: str | None) -> Position | None:
         raise Refusal(400, "bad_event_id", BAD_EVENT_ID) from None
 
 
+def visible_hit(hit: Hit | None, principal: Principal) -> Hit:
+    """Return `hit` if `principal` may see it; raise Refusal (404) if it is None (unknown)
+    or not cleared. Both answer alike (status, body, headers), so asking reveals nothing of
+    hits on other lists; the audit keeps the true reason."""
+    if hit is None:
+        raise Refusal(404, "unknown_hit", "no hit of that id", principal, answer=UNKNOWN_HIT)
+    if not principal.may_see(hit.list, hit.priority):
+        raise Refusal(404, "not_cleared", f"not cleared for list {hit.list} at P{hit.priority}",
+                      principal, answer=UNKNOWN_HIT)
+    return hit
+
+
 def _watch_catch_up(task: asyncio.Future[None], stream: HitStream) -> None:
     """When the stream's catch-up reader fails, log it in one line and cut the stream off,
     so its client resumes (the exception is retrieved here, never left for the loop)."""
@@ -89,7 +104,7 @@ def _watch_catch_up(task: asyncio.Future[None], stream: HitStream) -> None:
 
 
 def register_hit_routes(app: faust.App, ctx: WorkerContext, access: AccessControl,
-                        fanout: HitFanout, guard: Guard) -> None:
+                        fanout: HitFanout, locator: HitLocator, guard: Guard) -> None:
     """Register the hit stream and acks."""
     a, m = ctx.settings.access, ctx.metrics
 
@@ -150,16 +165,7 @@ def register_hit_routes(app: faust.App, ctx: WorkerContext, access: AccessContro
             try:
                 principal = authorize(access, request.headers.get("Authorization"),
                                       "subscriber")
-                hit = fanout.recent.get(hit_id)
-                # Unknown and not cleared answer alike (status, body, headers), so an ack
-                # reveals nothing; the audit keeps the true reason.
-                if hit is None:
-                    raise Refusal(404, "unknown_hit", "no recent hit of that id", principal,
-                                  answer=UNKNOWN_HIT)
-                if not principal.may_see(hit.list, hit.priority):
-                    raise Refusal(404, "not_cleared",
-                                  f"not cleared for list {hit.list} at P{hit.priority}",
-                                  principal, answer=UNKNOWN_HIT)
+                hit = visible_hit(await locator.find(hit_id), principal)
             except Refusal as refusal:
                 return guard.refuse(self, request, refusal)
             await ctx.audit.write(ack_event(hit, principal.name, now_ms()))

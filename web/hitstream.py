@@ -22,6 +22,7 @@ from config.subscribers import Principal
 from schemas.hits import Hit, decode_hit
 from streams.reader import open_reader
 from streams.readto import current_ends
+from tables.hitindex import HitIndex
 from web.sse import Position, encode_position
 
 log = logging.getLogger(__name__)
@@ -115,7 +116,8 @@ class HitFanout:
     """The worker's live reader of `vigil.hits` and the streams it feeds."""
 
     def __init__(self, bootstrap: str, topic: str, fetch_max_wait_ms: int, recent_hits: int,
-                 drops: Counter, settings: Settings | None = None) -> None:
+                 drops: Counter, settings: Settings | None = None,
+                 index: HitIndex | None = None) -> None:
         self.bootstrap = bootstrap
         self.settings = settings  # how the reader connects (TLS, SASL); None: PLAINTEXT
         self.topic = topic
@@ -130,6 +132,11 @@ class HitFanout:
         self.streams: set[HitStream] = set()
         # Recent hits by id, so an ack can be checked against the hit's list.
         self.recent: OrderedDict[str, Hit] = OrderedDict()
+        # Where every hit read is on the topic, for lookups of older hits (web/hitlookup.py).
+        self.index = index
+        # Where this reader began on its first run (the recent hits before "now"); hits
+        # before it are known only to the index's back-fill.
+        self.read_from: Position = {}
 
     async def _reader(self, client_id: str) -> tuple[AIOKafkaConsumer, list[TopicPartition]]:
         return await open_reader(self.bootstrap, [self.topic], client_id=client_id,
@@ -148,6 +155,8 @@ class HitFanout:
         hit = parse_hit(value)
         if hit is not None:
             self.remember(hit)
+            if self.index is not None:
+                self.index.note(hit.hit_id, partition, offset)
         self.position[partition] = offset + 1
         for stream in list(self.streams):
             if not stream.offer(partition, offset, hit, value or b""):
@@ -167,6 +176,7 @@ class HitFanout:
                 back = self.recent_limit // max(1, len(tps))
                 self.live_from = {tp.partition: ends[tp] for tp in tps}
                 self.position = {tp.partition: max(begins[tp], ends[tp] - back) for tp in tps}
+                self.read_from = dict(self.position)
             for tp in tps:
                 consumer.seek(tp, self.position.get(tp.partition, 0))
             self.ready.set()

@@ -67,6 +67,18 @@ def browser(tmp_path: Path) -> Iterator:
         driver_proc.wait(10)
 
 
+def watch_hits(browser, deployment: Deployment) -> None:
+    """Open the console, enter the token and wait until its stream is connected."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(deployment.base_url + "/console")
+    browser.find_element(By.ID, "token").send_keys(TOKEN)
+    browser.find_element(By.ID, "connect").click()
+    WebDriverWait(browser, 20).until(
+        lambda b: b.find_element(By.ID, "status").text == "connected")
+
+
 @pytest.fixture
 def deployment(deployment_factory, tmp_path: Path) -> Deployment:
     return desk_deployment(deployment_factory, tmp_path, token=TOKEN, entry_id="W-C",
@@ -94,11 +106,7 @@ def test_console_shows_a_hit_within_two_seconds_and_acknowledges_it(
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    browser.get(deployment.base_url + "/console")
-    browser.find_element(By.ID, "token").send_keys(TOKEN)
-    browser.find_element(By.ID, "connect").click()
-    WebDriverWait(browser, 20).until(
-        lambda b: b.find_element(By.ID, "status").text == "connected")
+    watch_hits(browser, deployment)
     observed = now_ms()
     deployment.send("sensing", {"sensor_id": "S-DESK", "ts": observed, "id_type": "mac",
                                 "device_id": "a0:00:00:00:00:c1", "rssi": -40}, key="S-DESK")
@@ -128,3 +136,31 @@ def test_console_shows_a_hit_within_two_seconds_and_acknowledges_it(
     time.sleep(1.0)  # a repeat would come right behind the resumed hit
     rows = browser.find_elements(By.CSS_SELECTOR, "tr.hit")
     assert [r.find_elements(By.TAG_NAME, "td")[2].text for r in rows] == ["S-DESK2", "S-DESK"]
+
+
+def test_console_records_dispositions_and_shows_the_one_in_force(
+        browser, deployment: Deployment) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    watch_hits(browser, deployment)
+    deployment.send("sensing", {"sensor_id": "S-DISPO", "ts": now_ms(), "id_type": "mac",
+                                "device_id": "a0:00:00:00:00:c1", "rssi": -40}, key="S-DISPO")
+    row = WebDriverWait(browser, 10).until(
+        lambda b: b.find_elements(By.CSS_SELECTOR, "tr.hit"))[0]
+    hit_id = row.get_attribute("data-hit-id")
+    shown = row.find_element(By.CSS_SELECTOR, ".in-force")
+    assert shown.text == "none"
+    Select(row.find_element(By.CSS_SELECTOR, "select.reason")).select_by_value("wrong_subject")
+    row.find_element(By.CSS_SELECTOR, "button.false-positive").click()
+    WebDriverWait(browser, 10).until(
+        lambda b: shown.text == "false positive (wrong subject) by desk")
+    row.find_element(By.CSS_SELECTOR, "button.no-action").click()
+    WebDriverWait(browser, 10).until(lambda b: shown.text == "no action by desk")
+    row.find_element(By.CSS_SELECTOR, "button.confirm").click()
+    WebDriverWait(browser, 10).until(lambda b: shown.text == "confirmed by desk")
+    assert row.get_attribute("data-outcome") == "confirmed"
+    records = deployment.read_until("dispositions", lambda vs: len(vs) >= 3, timeout_s=15)
+    assert [(r["hit_id"], r["outcome"], r["reason"], r["by"]) for r in records] == [
+        (hit_id, "false_positive", "wrong_subject", "desk"), (hit_id, "no_action", None, "desk"),
+        (hit_id, "confirmed", None, "desk")]

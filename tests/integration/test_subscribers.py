@@ -8,7 +8,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from email.message import Message
@@ -19,6 +18,7 @@ import pytest
 from config.subscribers import token_hash
 from loadtest.harness.deployment import Deployment
 from schemas.json import dumps, loads
+from tests.integration.fixtures import http_request
 from web.client import HitStreamConnection, StreamRefused
 from web.sse import Event
 
@@ -135,15 +135,7 @@ def raw_request(d: Deployment, method: str, path: str, token: str | None,
                 body: dict | None = None, headers: dict[str, str | bytes] | None = None
                 ) -> tuple[int, bytes, Message]:
     """Return the status, body and headers of one request."""
-    req = urllib.request.Request(d.base_url + path, method=method, headers=headers or {},
-                                 data=dumps(body) if body is not None else None)
-    if token is not None:
-        req.add_header("Authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            return resp.status, resp.read(), resp.headers
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read(), exc.headers
+    return http_request(d.base_url, method, path, token, body, headers)
 
 
 def request(d: Deployment, method: str, path: str, token: str | None,
