@@ -26,12 +26,11 @@ from schemas.json import dumps
 from schemas.records import (
     Invalid,
     invalid,
-    json_type,
+    keyed_command,
     optional_number,
-    parse_json,
+    parse_object,
     required,
     required_choice,
-    required_id,
 )
 from schemas.rejection import Rejected, short_repr
 
@@ -73,16 +72,11 @@ def decode_location_command(value: bytes | None,
 
     `key` is the message key; it must equal location_id (None: not checked).
     """
-    doc = parse_json(value)
+    doc = parse_object(value)
     if isinstance(doc, Rejected):
         return doc
-    if not isinstance(doc, dict):
-        return Rejected("not_a_record", f"expected an object, got {json_type(doc)}")
     try:
-        op = required_choice(doc, "op", "bad_op", OPS)
-        location_id = required_id(doc, "location_id", "bad_location_id")
-        if key is not None and key.decode("utf-8", "replace") != location_id:
-            raise invalid("key", "key_mismatch", key, f"the location_id {location_id!r}")
+        op, location_id = keyed_command(doc, key, "location_id", "bad_location_id", OPS)
         if op == "delete":
             return LocationDelete(location_id)
         return _parse_upsert(doc, location_id)

@@ -61,6 +61,26 @@ def parse_json(value: bytes | str | None) -> Any | Rejected:
         return Rejected("bad_json", f"not JSON: {short_repr(str(exc))}")
 
 
+def parse_object(value: bytes | str | None) -> dict[str, Any] | Rejected:
+    """Parse a message value that must be one JSON object, or return why it is not."""
+    doc = parse_json(value)
+    if isinstance(doc, Rejected | dict):
+        return doc
+    return Rejected("not_a_record", f"expected an object, got {json_type(doc)}")
+
+
+def keyed_command(doc: Mapping[str, Any], key: bytes | None, id_field: str, id_reason: str,
+                  ops: Collection[str]) -> tuple[str, str]:
+    """Return (op, id) of a command on a compacted topic: its `op`, and its id, which must
+    equal the message key (None: not checked), because compaction keeps the last command
+    per key. A broken rule raises Invalid."""
+    op = required_choice(doc, "op", "bad_op", ops)
+    command_id = required_id(doc, id_field, id_reason)
+    if key is not None and key.decode("utf-8", "replace") != command_id:
+        raise invalid("key", "key_mismatch", key, f"the {id_field} {command_id!r}")
+    return op, command_id
+
+
 def decode_records(
     value: bytes | str | None, parse_one: Callable[[dict[str, Any]], T]
 ) -> tuple[list[T], list[Rejected]]:

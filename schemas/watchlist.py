@@ -18,11 +18,10 @@ from schemas.normalize import (
 from schemas.records import (
     Invalid,
     invalid,
-    json_type,
-    parse_json,
+    keyed_command,
+    parse_object,
     required,
     required_choice,
-    required_id,
     required_int,
     required_str,
     required_ts,
@@ -86,16 +85,11 @@ def decode_watchlist_command(
     when it was written. `key` is the message key; it must equal entry_id, because log
     compaction keeps the last command per key.
     """
-    doc = parse_json(value)
+    doc = parse_object(value)
     if isinstance(doc, Rejected):
         return doc
-    if not isinstance(doc, dict):
-        return Rejected("not_a_record", f"expected an object, got {json_type(doc)}")
     try:
-        op = required_choice(doc, "op", "bad_op", OPS)
-        entry_id = required_id(doc, "entry_id", "bad_entry_id")
-        if key is not None and key.decode("utf-8", "replace") != entry_id:
-            raise invalid("key", "key_mismatch", key, f"the entry_id {entry_id!r}")
+        op, entry_id = keyed_command(doc, key, "entry_id", "bad_entry_id", OPS)
         if op == "delete":
             return WatchlistDelete(
                 entry_id=entry_id,

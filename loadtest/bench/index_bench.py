@@ -16,11 +16,11 @@ from __future__ import annotations
 import argparse
 import platform
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
+from loadtest.harness.timing import best_s
 from schemas.json import dumps
 from tables.index import WatchlistIndex, warm_up
 
@@ -38,15 +38,6 @@ def random_macs(rng: np.random.Generator, n: int) -> np.ndarray:
     out = np.zeros((n, 16), np.uint8)
     out[:, :12] = digits
     return out.view("S16").ravel()
-
-
-def _best_s(fn: Callable[[], object], repeats: int = REPEATS) -> float:
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return min(times)
 
 
 def bench_size(entries: int, probes: int, seed: int) -> dict:
@@ -67,13 +58,13 @@ def bench_size(entries: int, probes: int, seed: int) -> dict:
     ids = [f"W-{i}" for i in range(entries)]
     expires = np.full(entries, FAR_FUTURE_MS, np.int64)
     entry_words = keys.view(np.uint64).reshape(entries, 2)
-    build_s = _best_s(lambda: index.build(ids, np.full(entries, MAC_SPACE, np.uint8),
-                                            entry_words, expires), repeats=1)
+    build_s = best_s(lambda: index.build(ids, np.full(entries, MAC_SPACE, np.uint8),
+                                           entry_words, expires), 1)
     bytes_per_entry = index.nbytes / entries
     table_bytes_per_entry = index.table_nbytes / entries
     index.match(spaces[:10], words[:10], NOW_MS)  # compile outside the timing
     found = []
-    match_s = _best_s(lambda: found.append(index.match(spaces, words, NOW_MS)[0]))
+    match_s = best_s(lambda: found.append(index.match(spaces, words, NOW_MS)[0]), REPEATS)
     # Distinct rows: two random watched MACs may be equal, and then a probe finds both.
     if len(np.unique(found[-1])) != probes // 2:
         raise AssertionError(f"index found {len(np.unique(found[-1]))} of {probes // 2} "
@@ -81,7 +72,7 @@ def bench_size(entries: int, probes: int, seed: int) -> dict:
 
     watched = set(keys.astype(str).tolist())
     probe_strs = probe_keys.astype(str).tolist()
-    set_s = _best_s(lambda: sum(1 for k in probe_strs if k in watched))
+    set_s = best_s(lambda: sum(1 for k in probe_strs if k in watched), REPEATS)
 
     new_keys = [bytes(k) for k in random_macs(rng, UPDATES)]
     index.upsert("warm-up", MAC_SPACE, new_keys[0], FAR_FUTURE_MS)  # compile outside timing

@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from loadtest.harness.timing import best_s
 from schemas.json import dumps
 from tables.checkpoint import FILE_NAME, Stale, read_checkpoint, write_checkpoint
 
@@ -51,15 +52,6 @@ def watchlist_arrays(entries: int, seed: int = 1) -> dict[str, np.ndarray]:
     arrays["arena"] = rng.integers(0, 256, 25 * entries, dtype=np.uint8)
     arrays["table"] = rng.integers(0, 2**63, slots, dtype=np.uint64)
     return arrays
-
-
-def _best_s(fn: Callable[[], object], repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return min(times)
 
 
 def _drop_from_page_cache(path: Path) -> None:
@@ -113,21 +105,21 @@ def bench(entries: int, folder: Path, repeats: int) -> dict:
     arrays = watchlist_arrays(entries)
     nbytes = sum(a.nbytes for a in arrays.values())
     write_checkpoint(folder, HEADER, arrays)  # so every timed write replaces one
-    write_s = _best_s(lambda: write_checkpoint(folder, HEADER, arrays), repeats)
+    write_s = best_s(lambda: write_checkpoint(folder, HEADER, arrays), repeats)
     result = {
         "entries": entries, "bytes": nbytes, "bytes_per_entry": nbytes / entries,
-        "copy_s": _best_s(lambda: {k: a.copy() for k, a in arrays.items()}, repeats),
-        "crc32_s": _best_s(lambda: [zlib.crc32(a.reshape(-1).view(np.uint8))
+        "copy_s": best_s(lambda: {k: a.copy() for k, a in arrays.items()}, repeats),
+        "crc32_s": best_s(lambda: [zlib.crc32(a.reshape(-1).view(np.uint8))
                                     for a in arrays.values()], repeats),
         "write_s": write_s,
-        "fsync_free_write_s": _best_s(lambda: _write_unsynced(folder, arrays), repeats),
+        "fsync_free_write_s": best_s(lambda: _write_unsynced(folder, arrays), repeats),
         "loop_stall_ms": max(asyncio.run(_loop_stall_ms(
             lambda: write_checkpoint(folder, HEADER, arrays))) for _ in range(repeats)),
         # The same timer while the thread only sleeps as long: the machine's own noise.
         "idle_loop_stall_ms": max(asyncio.run(_loop_stall_ms(
             lambda: time.sleep(write_s))) for _ in range(repeats)),
-        "read_hot_s": _best_s(lambda: _read(folder), repeats),
-        "readinto_hot_s": _best_s(lambda: _readinto(folder / FILE_NAME), repeats),
+        "read_hot_s": best_s(lambda: _read(folder), repeats),
+        "readinto_hot_s": best_s(lambda: _readinto(folder / FILE_NAME), repeats),
         "read_cold_s": min(_read_cold(folder) for _ in range(repeats)),
     }
     (folder / "unsynced.bin").unlink(missing_ok=True)

@@ -47,3 +47,15 @@ def deployment_factory(bootstrap: str, tmp_path_factory: pytest.TempPathFactory
     yield make
     for d in made:
         d.close()
+
+
+@pytest.fixture
+def fresh_broker(embedded: bool, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A second embedded broker, empty: what a broker that lost its data looks like."""
+    if not embedded:
+        pytest.skip("starts an embedded broker of its own")
+    broker = EmbeddedBroker(tmp_path_factory.mktemp("fresh-broker"))
+    try:
+        yield broker.start().bootstrap
+    finally:
+        broker.stop()

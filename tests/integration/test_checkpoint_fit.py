@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator, Mapping
-from pathlib import Path
+from collections.abc import Mapping
 
 import pytest
 from aiokafka import AIOKafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 
-from streams.broker import EmbeddedBroker
 from streams.checkpoint_fit import checkpoint_fits, seek_to_marks
 from streams.reader import open_reader
 from tables.checkpoint import LastRecord, PartitionMark
@@ -177,18 +175,6 @@ def test_marks_that_skip_records_misfit(bootstrap: str) -> None:
     gone = {**marks, 1: PartitionMark(4, LastRecord(3, last.timestamp_ms, "0" * 16))}
     why = asyncio.run(fit(bootstrap, topic, gone))
     assert why is not None and "partition 1: the record at offset 3 is not the one" in why
-
-
-@pytest.fixture
-def fresh_broker(embedded: bool, tmp_path: Path) -> Iterator[str]:
-    """A second embedded broker, empty: what a broker that lost its data looks like."""
-    if not embedded:
-        pytest.skip("starts an embedded broker of its own")
-    broker = EmbeddedBroker(tmp_path / "fresh-broker")
-    try:
-        yield broker.start().bootstrap
-    finally:
-        broker.stop()
 
 
 def test_marks_from_a_broker_that_lost_its_data_misfit(bootstrap: str, fresh_broker: str

@@ -5,14 +5,11 @@ read from its start (agents/watchlist_state.py)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from config.settings import load_settings
 from loadtest.harness.deployment import Deployment
-from streams.broker import EmbeddedBroker
 from tests.integration.test_end_to_end import hits_for, now_ms, sighting, upsert
 
 pytestmark = pytest.mark.integration
@@ -92,24 +89,12 @@ def test_a_checkpoint_of_another_secret_or_a_damaged_one_is_discarded(
     assert d.watchlist_entries() == len(KEYS)
 
 
-@pytest.fixture
-def second_broker(embedded: bool, tmp_path: Path) -> Iterator[str]:
-    """Another embedded broker: the one the deployment's broker comes back as, empty."""
-    if not embedded:
-        pytest.skip("starts an embedded broker of its own")
-    broker = EmbeddedBroker(tmp_path / "second-broker")
-    try:
-        yield broker.start().bootstrap
-    finally:
-        broker.stop()
-
-
 def test_a_checkpoint_of_a_broker_that_lost_its_data_is_discarded(
-        deployment_factory, second_broker: str) -> None:
+        deployment_factory, fresh_broker: str) -> None:
     d = deployment_factory(watchlist_hash_secret=SECRET)
     loaded_and_checkpointed(d)
     # The broker came back empty (same topic names) and was loaded with other entries.
-    back = Deployment(second_broker, d.run_dir, watchlist_hash_secret=SECRET,
+    back = Deployment(fresh_broker, d.run_dir, watchlist_hash_secret=SECRET,
                       kafka_topic_prefix=d.settings.kafka.topic_prefix)
     try:
         back.send("watchlist", upsert("W-OTHER", key="7a7b7c7d7e7f"), key="W-OTHER")
