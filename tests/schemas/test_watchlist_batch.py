@@ -97,6 +97,24 @@ BAD = {
 MALFORMED = [b"not json", b"[1, 2]", b'"upsert"', b"{", b"\xff", b"null", b"{}", b"", b"1e999"]
 
 
+# One change to one record of a batch: a field of its command (DROP: removed), or its
+# whole value, message key or timestamp.
+CHANGES: dict[str, list[object]] = {
+    **{field: BAD[field] + GOOD.get(field, []) for field in BAD},
+    "entry_id": IDS + BAD["entry_id"],
+    "subject_type": BAD["subject_type"] + list(SUBJECT_TYPES),
+    "id_type": BAD["id_type"] + list(ID_TYPES),
+    "doc_type": BAD["doc_type"] + list(DOC_TYPES),
+    "key": BAD["key"] + sorted({k for keys in (*KEYS.values(), *BAD_KEYS.values()) for k in keys}),
+    "match": BAD["match"] + [DROP, None, EXACT],
+    "value": [*MALFORMED, None],
+    "message key": [b"", b"W-other", b"W-\xff", None],
+    "timestamp": [0, REFERENCE_MS + DAY_MS, 2**62, -(2**62), 2**63],
+}
+ALL_CHANGES = [(what, new) for what, news in CHANGES.items() for new in news]
+Record = tuple[bytes | None, bytes | None, int]
+
+
 def sometimes(draw: st.DrawFn, one_in: int) -> bool:
     """True once in `one_in` draws, evenly (st.integers favours its bounds)."""
     return draw(st.sampled_from([True] + [False] * (one_in - 1)))
@@ -126,45 +144,47 @@ def delete(entry_id: str) -> st.SearchStrategy[dict[str, object]]:
         "reason": st.sampled_from(GOOD["reason"])})
 
 
-@st.composite
-def broken(draw: st.DrawFn, doc: dict[str, object]) -> dict[str, object]:
-    """doc with zero, one or two fields set to a value that may break a rule."""
-    doc = dict(doc)
-    for field in draw(st.lists(st.sampled_from(sorted(BAD)), max_size=2)):
-        doc[field] = draw(st.sampled_from(BAD[field]))
-    return {k: v for k, v in doc.items() if v is not DROP}
+def command(entry_id: str) -> st.SearchStrategy[dict[str, object]]:
+    return upsert(entry_id) | delete(entry_id)
 
 
-@st.composite
-def record(draw: st.DrawFn, base: dict[str, object] | None
-           ) -> tuple[bytes | None, bytes | None, int]:
-    """One (value, key, timestamp): a variation of `base`, or anything at all."""
-    entry_id = draw(st.sampled_from(IDS) | st.from_regex(r"W-[0-9]{1,9}", fullmatch=True))
-    if base is not None and not sometimes(draw, 4):
-        doc = {**base, "entry_id": entry_id}
-    else:
-        doc = draw(upsert(entry_id) | delete(entry_id))
-    doc = draw(broken(doc)) if sometimes(draw, 4) else doc
-    value = draw(st.sampled_from([*MALFORMED, None])) if sometimes(draw, 16) else dumps(doc)
-    eid = doc.get("entry_id")
-    same = eid.encode("utf-8", "replace") if isinstance(eid, str) else b"W-1"
-    key = draw(st.sampled_from([b"", b"W-other", b"W-\xff"] if sometimes(draw, 8)
-                               else [same, same, None]))
-    timestamp = draw(st.sampled_from([0, REFERENCE_MS + DAY_MS, 2**62, -(2**62)])) \
-        if sometimes(draw, 8) else REFERENCE_MS
-    return value, key, timestamp
+def changed(doc: dict[str, object], key: bytes | None, timestamp: int, what: str, new: object
+            ) -> Record:
+    """The record of doc, with key and timestamp, after one change."""
+    if what == "value":
+        return new, key, timestamp  # type: ignore[return-value]
+    if what == "message key":
+        return dumps(doc), new, timestamp  # type: ignore[return-value]
+    if what == "timestamp":
+        return dumps(doc), key, new  # type: ignore[return-value]
+    if what == "entry_id" and isinstance(new, str) and key is not None:
+        key = new.encode()  # the id rule, not the key rule, is what this changes
+    doc = {k: v for k, v in {**doc, what: new}.items() if v is not DROP}
+    return dumps(doc), key, timestamp
+
+
+def plain_id(i: int) -> str:
+    return f"W-{i:06d}"
 
 
 @st.composite
 def batches(draw: st.DrawFn) -> tuple[list[bytes | None], list[bytes | None], list[int], int]:
-    """A batch of commands: mostly variations of one command (the column-wise paths), or
-    all different ones."""
-    base = draw(st.none() | upsert("W-1") | delete("W-1"))
-    records = draw(st.lists(record(base), max_size=40))
-    ttl_days = draw(st.sampled_from([TTL_DAYS] * 6 + [0, 10**17]))
+    """A batch of commands: mostly copies of one command (the column-wise paths) with a few
+    changed, or all different ones."""
+    if sometimes(draw, 3):
+        docs = draw(st.lists(st.sampled_from(IDS).flatmap(command), max_size=30))
+    else:
+        base = draw(command("W-1"))
+        docs = [{**base, "entry_id": plain_id(i)} for i in range(draw(st.integers(0, 40)))]
+    no_keys = sometimes(draw, 3)
+    changes = {draw(st.integers(0, len(docs) - 1)): draw(st.sampled_from(ALL_CHANGES))
+               for _ in range(draw(st.integers(0, 4)) if docs else 0)}
+    records = [changed(doc, None if no_keys else str(doc["entry_id"]).encode(), REFERENCE_MS,
+                       *changes.get(i, ("timestamp", REFERENCE_MS)))
+               for i, doc in enumerate(docs)]
     values, keys, timestamps = (list(c) for c in zip(*records, strict=True)) if records \
         else ([], [], [])
-    return values, keys, timestamps, ttl_days
+    return values, keys, timestamps, draw(st.sampled_from([TTL_DAYS] * 6 + [0, 10**17]))
 
 
 def expected(value: bytes | None, key: bytes | None, timestamp: int, ttl_days: int
@@ -216,8 +236,9 @@ def test_every_record_gets_the_per_record_verdict(
 
 
 def test_the_kinds_are_those_of_the_per_record_decoder() -> None:
-    assert ({("device", t) for t in ID_TYPES} | {("plate", "")}
-                     | {("document", t) for t in DOC_TYPES}) == KINDS
+    kinds = ({("device", t) for t in ID_TYPES} | {("plate", "")}
+             | {("document", t) for t in DOC_TYPES})
+    assert kinds == KINDS
 
 
 def uniform_batch(doc: dict[str, object], n: int = 50) -> tuple[list[bytes], list[bytes]]:
@@ -267,6 +288,28 @@ def test_well_formed_batches_are_judged_column_wise(doc: dict[str, object],
     batch = decode_watchlist_batch(values, keys, [REFERENCE_MS] * len(values), TTL_DAYS)
     assert per_record_calls == []
     assert batch.op.tolist() == [DELETE if doc["op"] == "delete" else UPSERT] * len(values)
+
+
+@pytest.mark.parametrize("doc", WELL_FORMED, ids=lambda d: str(d.get("id_type", d["op"])))
+def test_each_change_to_one_record_of_a_uniform_batch(doc: dict[str, object]) -> None:
+    for what, new in ALL_CHANGES:
+        records = [changed({**doc, "entry_id": plain_id(i)}, plain_id(i).encode(), REFERENCE_MS,
+                           *((what, new) if i == 7 else ("timestamp", REFERENCE_MS)))
+                   for i in range(20)]
+        values, keys, timestamps = (list(c) for c in zip(*records, strict=True))
+        batch = decode_watchlist_batch(values, keys, timestamps, TTL_DAYS)
+        for i, (value, key, timestamp) in enumerate(records):
+            command = expected(value, key, timestamp, TTL_DAYS)
+            assert batch.command(i) == command, (what, new)
+            assert_row_agrees(batch, i, command, key)
+
+
+def test_a_key_equal_to_the_entry_id_only_once_decoded_with_replacement() -> None:
+    values, keys = uniform_batch(WELL_FORMED[0])
+    values[2] = dumps({**WELL_FORMED[0], "entry_id": "W-\ufffd"})
+    keys[2] = b"W-\xff"
+    batch = decode_watchlist_batch(values, keys, [REFERENCE_MS] * len(values), TTL_DAYS)
+    assert batch.op[2] == UPSERT and batch.entry_id[2] == "W-\ufffd"
 
 
 def test_only_the_doubtful_rows_go_to_the_per_record_decoder(
