@@ -41,7 +41,6 @@ from schemas.watchlist_columns import (
     failing_ints,
     failing_keys,
     normalized_keys,
-    one_of,
     text,
 )
 
@@ -65,7 +64,6 @@ _MATCHES = {
     "device": (lambda v: v is None or v == EXACT),
     "document": (lambda v: v is None or v == EXACT),
 }
-_IS_SUBJECT = one_of(SUBJECT_TYPES)
 _IS_TEXT = text(MAX_TEXT_CHARS)
 _IS_REQUESTER = text(MAX_REQUESTER_CHARS)
 
@@ -174,7 +172,7 @@ def decode_watchlist_batch(values: Sequence[bytes | None], keys: Sequence[bytes 
         if values[i] is None and keys[i]:  # a tombstone with an empty key names nothing
             batch.op[i] = TOMBSTONE
             batch.entry_id[i] = keys[i].decode("utf-8", "replace")  # type: ignore[union-attr]
-    upserts, deletes, others = _by_op(_column(docs, "op"), bool(odd))
+    upserts, deletes, others = _by_op(_column(docs, "op"))
     unsure = {i for i in others if values[i] is not None}
     if any(map(operator.contains, docs, repeat(_SCOPE))):
         unsure.update(i for i, doc in enumerate(docs) if _SCOPE in doc)
@@ -214,9 +212,9 @@ def _column(docs: list[dict], name: str) -> list[object]:
     return list(map(dict.get, docs, repeat(name)))
 
 
-def _by_op(ops: list[object], any_odd: bool) -> tuple[Sequence[int], list[int], list[int]]:
+def _by_op(ops: list[object]) -> tuple[Sequence[int], list[int], list[int]]:
     """Split the rows into upserts, deletes and others."""
-    if not any_odd and ops.count("upsert") == len(ops):
+    if ops.count("upsert") == len(ops):
         return range(len(ops)), [], []
     upserts: list[int] = []
     deletes: list[int] = []
@@ -255,7 +253,7 @@ def _judge_upserts(batch: CommandBatch, rows: Sequence[int], docs: list[dict],
                                 timestamps_ms if whole else [timestamps_ms[i] for i in rows],
                                 max_ttl_ms)
     unsure = (failing_ids(ids) | failing_keys(ids, keys if whole else [keys[i] for i in rows])
-              | failing(lists, is_valid_name) | failing(subjects, _IS_SUBJECT)
+              | failing(lists, is_valid_name)
               | failing_ints(priorities, 1, 3) | failing(legal_bases, _IS_TEXT)
               | failing(requesters, _IS_REQUESTER) | late)
     subject, kind, key, ocr, unsure_keys = _match_keys(group, subjects)
@@ -286,7 +284,7 @@ def _judge_upserts(batch: CommandBatch, rows: Sequence[int], docs: list[dict],
 def _match_keys(group: list[dict], subjects: list[object]
                 ) -> tuple[np.ndarray, list[object], list[str], np.ndarray, Failing]:
     """Return the subject codes, kinds, normalised keys and ocr flags of upserts, and the
-    positions not sure to pass the kind, key and match rules."""
+    positions not sure to pass the subject_type, kind, key and match rules."""
     n = len(group)
     kinds = _kinds(group, subjects)
     raw_keys, matches = _column(group, "key"), _column(group, "match")

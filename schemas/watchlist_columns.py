@@ -60,12 +60,6 @@ def failing(column: Sequence[object], ok: Callable[[object], bool]) -> Failing:
     return {j for j, v in enumerate(column) if v in refused}
 
 
-def one_of(choices: Sequence[str]) -> Callable[[object], bool]:
-    """Return the test of `required_choice`: a str among choices."""
-    allowed = frozenset(choices)
-    return lambda v: type(v) is str and v in allowed
-
-
 def text(max_chars: int) -> Callable[[object], bool]:
     """Return the test of `required_str(..., max_chars, blank_ok=False)` accepting a value."""
     # str.strip() and str.isspace() agree on what whitespace is.

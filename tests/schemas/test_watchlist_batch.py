@@ -290,18 +290,29 @@ def test_well_formed_batches_are_judged_column_wise(doc: dict[str, object],
     assert batch.op.tolist() == [DELETE if doc["op"] == "delete" else UPSERT] * len(values)
 
 
+@pytest.mark.parametrize("ttl_days", [TTL_DAYS, 10**17])
 @pytest.mark.parametrize("doc", WELL_FORMED, ids=lambda d: str(d.get("id_type", d["op"])))
-def test_each_change_to_one_record_of_a_uniform_batch(doc: dict[str, object]) -> None:
+def test_each_change_to_one_record_of_a_uniform_batch(doc: dict[str, object],
+                                                      ttl_days: int) -> None:
+    # The changed record among copies, and alone (then its column is uniform).
     for what, new in ALL_CHANGES:
         records = [changed({**doc, "entry_id": plain_id(i)}, plain_id(i).encode(), REFERENCE_MS,
                            *((what, new) if i == 7 else ("timestamp", REFERENCE_MS)))
                    for i in range(20)]
-        values, keys, timestamps = (list(c) for c in zip(*records, strict=True))
-        batch = decode_watchlist_batch(values, keys, timestamps, TTL_DAYS)
-        for i, (value, key, timestamp) in enumerate(records):
-            command = expected(value, key, timestamp, TTL_DAYS)
-            assert batch.command(i) == command, (what, new)
-            assert_row_agrees(batch, i, command, key)
+        for batch_records in (records, records[7:8]):
+            values, keys, timestamps = (list(c) for c in zip(*batch_records, strict=True))
+            batch = decode_watchlist_batch(values, keys, timestamps, ttl_days)
+            for i, (value, key, timestamp) in enumerate(batch_records):
+                command = expected(value, key, timestamp, ttl_days)
+                assert batch.command(i) == command, (what, new)
+                assert_row_agrees(batch, i, command, key)
+
+
+def test_a_tombstone_deletes_the_entry_its_key_names() -> None:
+    batch = decode_watchlist_batch([None] * 4, [b"W-1", b"W-\xff", b"", None], [0] * 4, TTL_DAYS)
+    assert batch.op.tolist() == [TOMBSTONE, TOMBSTONE, IGNORED, IGNORED]
+    assert batch.entry_id == ["W-1", "W-\ufffd", None, None]
+    assert [batch.command(i) for i in range(4)] == [None] * 4 and batch.rejected == {}
 
 
 def test_a_key_equal_to_the_entry_id_only_once_decoded_with_replacement() -> None:
@@ -310,6 +321,16 @@ def test_a_key_equal_to_the_entry_id_only_once_decoded_with_replacement() -> Non
     keys[2] = b"W-\xff"
     batch = decode_watchlist_batch(values, keys, [REFERENCE_MS] * len(values), TTL_DAYS)
     assert batch.op[2] == UPSERT and batch.entry_id[2] == "W-\ufffd"
+
+
+def test_expiries_at_both_bounds_are_judged_column_wise(per_record_calls: list[bytes]) -> None:
+    values, keys = uniform_batch(WELL_FORMED[0], 4)
+    bounds = [REFERENCE_MS + 1, REFERENCE_MS + TTL_DAYS * DAY_MS]
+    values = [v.replace(b"%d" % (REFERENCE_MS + DAY_MS), b"%d" % bounds[i % 2])
+              for i, v in enumerate(values)]
+    batch = decode_watchlist_batch(values, keys, [REFERENCE_MS] * len(values), TTL_DAYS)
+    assert per_record_calls == []
+    assert batch.expires_at.tolist() == bounds * 2
 
 
 def test_only_the_doubtful_rows_go_to_the_per_record_decoder(
