@@ -143,7 +143,7 @@ def _run_and_report(settings: Settings, cfg: BenchConfig, args: argparse.Namespa
 def register(commands: argparse._SubParsersAction) -> None:
     """Add `vigil loadtest` and its verbs to the `vigil` subcommands (the CLI finds this
     through the `vigil.commands` entry point: the product never imports loadtest/)."""
-    from loadtest.bench import index_bench
+    from loadtest.bench import decode_bench, index_bench
     from loadtest.faults import crash, fuzz, outage
 
     lt = commands.add_parser("loadtest", help="measurements (not tests)")
@@ -169,6 +169,10 @@ def register(commands: argparse._SubParsersAction) -> None:
                                       help="watchlist index micro-benchmark vs a Python set")
     index_bench.add_arguments(ib)
     ib.set_defaults(func=lambda _settings, args: index_bench.main(args))
+    db = loadtest_commands.add_parser(
+        "decode-bench", help="watchlist command decoding, a batch at a time vs one at a time")
+    decode_bench.add_arguments(db)
+    db.set_defaults(func=lambda _settings, args: decode_bench.main(args))
     fz = loadtest_commands.add_parser("fuzz",
                                       help="hostile inputs against every decoder (10^6 by default)")
     fuzz.add_arguments(fz)
