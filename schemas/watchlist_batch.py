@@ -11,6 +11,7 @@ same reason, and its rules live in one place.
 from __future__ import annotations
 
 import operator
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -40,8 +41,8 @@ from schemas.watchlist_columns import (
     failing_ids,
     failing_ints,
     failing_keys,
+    failing_texts,
     normalized_keys,
-    text,
 )
 
 # What a row of a CommandBatch is (its `op`).
@@ -64,8 +65,8 @@ _MATCHES = {
     "device": (lambda v: v is None or v == EXACT),
     "document": (lambda v: v is None or v == EXACT),
 }
-_IS_TEXT = text(MAX_TEXT_CHARS)
-_IS_REQUESTER = text(MAX_REQUESTER_CHARS)
+_KINDS_BY_CODE = sorted(KINDS)
+_KIND_CODES = {pair: code for code, pair in enumerate(_KINDS_BY_CODE)}
 
 
 @dataclass(eq=False, slots=True)
@@ -167,38 +168,60 @@ def decode_watchlist_batch(values: Sequence[bytes | None], keys: Sequence[bytes 
         raise ValueError(f"{n} values, {len(keys)} keys, {len(timestamps_ms)} timestamps")
     keys = list(keys)
     batch = CommandBatch.empty(n)
-    docs, odd = _parse(values)
-    for i in odd:
-        if values[i] is None and keys[i]:  # a tombstone with an empty key names nothing
-            batch.op[i] = TOMBSTONE
-            batch.entry_id[i] = keys[i].decode("utf-8", "replace")  # type: ignore[union-attr]
+    docs = _parse(values)
     upserts, deletes, others = _by_op(_column(docs, "op"))
-    unsure = {i for i in others if values[i] is not None}
+    unsure: set[int] = set()
+    if upserts or deletes:
+        # Rules both share; a row of neither fails them, and is judged below.
+        ids, requesters = _column(docs, "entry_id"), _column(docs, "requested_by")
+        unsure = (failing_ids(ids) | failing_keys(ids, keys)
+                  | failing_texts(requesters, MAX_REQUESTER_CHARS))
+        batch.entry_id, batch.requested_by = ids, requesters  # type: ignore[assignment]
+    if upserts:
+        # The other rows stand in as copies of an upsert, so that its columns stay uniform.
+        unsure |= _judge_upserts(batch, _replaced(docs, [*deletes, *others], docs[upserts[0]]),
+                                 timestamps_ms, max_ttl_days * MS_PER_DAY)
+        _clear_upsert_columns(batch, [*deletes, *others])
+    if deletes:
+        reasons = [docs[i].get("reason") for i in deletes]
+        unsure.update(deletes[j] for j in failing_texts(reasons, MAX_TEXT_CHARS))
+        batch.op[deletes] = DELETE
+        _scatter(batch.reason, deletes, reasons)
+    if others:
+        unsure.difference_update(others)
+        _judge_others(batch, others, values, keys, unsure)
     if any(map(operator.contains, docs, repeat(_SCOPE))):
         unsure.update(i for i, doc in enumerate(docs) if _SCOPE in doc)
-    if upserts:
-        unsure |= _judge_upserts(batch, upserts, docs, keys, timestamps_ms,
-                                 max_ttl_days * MS_PER_DAY)
-    if deletes:
-        unsure |= _judge_deletes(batch, deletes, docs, keys)
     for i in sorted(unsure):
         batch.put(i, decode_watchlist_command(values[i], keys[i], timestamps_ms[i],  # type: ignore[arg-type]
                                               max_ttl_days))
     return batch
 
 
-def _parse(values: Sequence[bytes | None]) -> tuple[list[dict], list[int]]:
-    """Return each value parsed ({} where it is no JSON object, or None), and those rows."""
+def _judge_others(batch: CommandBatch, rows: list[int], values: Sequence[bytes | None],
+                  keys: list[bytes | None], unsure: set[int]) -> None:
+    """Set rows of neither op: tombstones, or (added to unsure) for the per-record decoder."""
+    for i in rows:
+        batch.entry_id[i], batch.requested_by[i] = None, ""
+        key = keys[i]
+        if values[i] is not None:
+            unsure.add(i)
+        elif key:  # a tombstone with an empty key names nothing
+            batch.op[i] = TOMBSTONE
+            batch.entry_id[i] = key.decode("utf-8", "replace")
+        else:
+            batch.op[i] = IGNORED
+
+
+def _parse(values: Sequence[bytes | None]) -> list[dict]:
+    """Return each value parsed, {} where it is no JSON object (or None)."""
     try:
         docs = loads_each(values)  # type: ignore[arg-type]
     except JSONDecodeError:  # also raised for a None
         docs = [_loads_or_none(v) for v in values]
-    if set(map(type, docs)) == {dict}:
-        return docs, []
-    odd = [i for i, doc in enumerate(docs) if type(doc) is not dict]
-    for i in odd:
-        docs[i] = _NO_DOC
-    return docs, odd
+    if set(map(type, docs)) != {dict}:
+        docs = [doc if type(doc) is dict else _NO_DOC for doc in docs]
+    return docs
 
 
 def _loads_or_none(value: bytes | None) -> object:
@@ -212,73 +235,61 @@ def _column(docs: list[dict], name: str) -> list[object]:
     return list(map(dict.get, docs, repeat(name)))
 
 
-def _by_op(ops: list[object]) -> tuple[Sequence[int], list[int], list[int]]:
+def _by_op(ops: list[object]) -> tuple[list[int], list[int], list[int]]:
     """Split the rows into upserts, deletes and others."""
-    if ops.count("upsert") == len(ops):
-        return range(len(ops)), [], []
-    upserts: list[int] = []
-    deletes: list[int] = []
-    others: list[int] = []
-    for i, op in enumerate(ops):
-        (upserts if op == "upsert" else deletes if op == "delete" else others).append(i)
-    return upserts, deletes, others
+    n = len(ops)
+    if ops.count("upsert") == n:
+        return list(range(n)), [], []
+    upserts = [i for i, op in enumerate(ops) if op == "upsert"]
+    deletes = [i for i, op in enumerate(ops) if op == "delete"]
+    if len(upserts) + len(deletes) == n:
+        return upserts, deletes, []
+    return upserts, deletes, sorted(set(range(n)).difference(upserts, deletes))
 
 
-def _judge_deletes(batch: CommandBatch, rows: Sequence[int], docs: list[dict],
-                   keys: list[bytes | None]) -> set[int]:
-    """Fill the DELETE rows among rows; return the others."""
-    group = [docs[i] for i in rows]
-    ids, requesters, reasons = (_column(group, f) for f in ("entry_id", "requested_by", "reason"))
-    unsure = (failing_ids(ids) | failing_keys(ids, [keys[i] for i in rows])
-              | failing(requesters, _IS_REQUESTER) | failing(reasons, _IS_TEXT))
-    for j, i in enumerate(rows):
-        if j not in unsure:
-            batch.op[i] = DELETE
-            batch.entry_id[i], batch.requested_by[i], batch.reason[i] = (
-                ids[j], requesters[j], reasons[j])  # type: ignore[assignment]
-    return {rows[j] for j in unsure}
+def _replaced(docs: list[dict], rows: list[int], stand_in: dict) -> list[dict]:
+    """Return docs with the ones at rows replaced by stand_in."""
+    if not rows:
+        return docs
+    docs = list(docs)
+    for i in rows:
+        docs[i] = stand_in
+    return docs
 
 
-def _judge_upserts(batch: CommandBatch, rows: Sequence[int], docs: list[dict],
-                   keys: list[bytes | None], timestamps_ms: Sequence[int], max_ttl_ms: int
-                   ) -> set[int]:
-    """Fill the rows as UPSERT rows; return those the checks are not sure about (their
-    columns hold anything then: the per-record decoder's verdict replaces them)."""
-    whole = len(rows) == len(docs)
-    group = docs if whole else [docs[i] for i in rows]
-    column = partial(_column, group)
-    ids, subjects, priorities = column("entry_id"), column("subject_type"), column("priority")
-    lists, legal_bases, requesters = column("list"), column("legal_basis"), column("requested_by")
-    expires_at, late = expiries(column("expires_at"),
-                                timestamps_ms if whole else [timestamps_ms[i] for i in rows],
-                                max_ttl_ms)
-    unsure = (failing_ids(ids) | failing_keys(ids, keys if whole else [keys[i] for i in rows])
-              | failing(lists, is_valid_name)
-              | failing_ints(priorities, 1, 3) | failing(legal_bases, _IS_TEXT)
-              | failing(requesters, _IS_REQUESTER) | late)
-    subject, kind, key, ocr, unsure_keys = _match_keys(group, subjects)
+def _scatter(target: list, rows: Sequence[int], values: Sequence[object]) -> None:
+    """Set target[rows[j]] = values[j] for every j."""
+    deque(map(target.__setitem__, rows, values), maxlen=0)
+
+
+def _clear_upsert_columns(batch: CommandBatch, rows: list[int]) -> None:
+    """Set the upsert columns of rows back to their filler."""
+    if not rows:
+        return
+    batch.subject[rows] = batch.priority[rows] = batch.expires_at[rows] = batch.ocr[rows] = 0
+    for i in rows:
+        batch.kind[i] = batch.key[i] = batch.list_name[i] = batch.legal_basis[i] = ""
+
+
+def _judge_upserts(batch: CommandBatch, docs: list[dict], timestamps_ms: Sequence[int],
+                   max_ttl_ms: int) -> set[int]:
+    """Fill every row of the upsert columns; return the rows whose fields the checks are
+    not sure about (their columns hold anything: the per-record verdict replaces them)."""
+    column = partial(_column, docs)
+    priorities, lists, legal_bases = column("priority"), column("list"), column("legal_basis")
+    expires_at, late = expiries(column("expires_at"), timestamps_ms, max_ttl_ms)
+    unsure = (failing(lists, is_valid_name) | failing_ints(priorities, 1, 3)
+              | failing_texts(legal_bases, MAX_TEXT_CHARS) | late)
+    subject, kind, key, ocr, unsure_keys = _match_keys(docs, column("subject_type"))
     unsure |= unsure_keys
     if unsure:
         priorities = [0 if j in unsure else p for j, p in enumerate(priorities)]
-    if whole:
-        batch.op[:] = UPSERT
-        batch.entry_id, batch.subject, batch.kind, batch.key, batch.ocr = (
-            ids, subject, kind, key, ocr)  # type: ignore[assignment]
-        batch.list_name, batch.legal_basis, batch.requested_by = (
-            lists, legal_bases, requesters)  # type: ignore[assignment]
-        batch.priority = np.array(priorities, np.uint8)
-        batch.expires_at = expires_at
-        return unsure
-    index = np.array(rows, np.intp)
-    batch.op[index] = UPSERT
-    batch.subject[index], batch.ocr[index] = subject, ocr
-    batch.priority[index], batch.expires_at[index] = np.array(priorities, np.uint8), expires_at
-    for name, values in (("entry_id", ids), ("kind", kind), ("key", key), ("list_name", lists),
-                         ("legal_basis", legal_bases), ("requested_by", requesters)):
-        target = getattr(batch, name)
-        for i, value in zip(rows, values, strict=True):
-            target[i] = value
-    return {rows[j] for j in unsure}
+    batch.op[:] = UPSERT
+    batch.subject, batch.kind, batch.key, batch.ocr = subject, kind, key, ocr  # type: ignore[assignment]
+    batch.list_name, batch.legal_basis = lists, legal_bases  # type: ignore[assignment]
+    batch.priority = np.array(priorities, np.uint8)
+    batch.expires_at = expires_at
+    return unsure
 
 
 def _match_keys(group: list[dict], subjects: list[object]
@@ -291,17 +302,26 @@ def _match_keys(group: list[dict], subjects: list[object]
     subject = np.zeros(n, np.uint8)
     ocr = np.zeros(n, bool)
     unsure: Failing = set()
-    pair = (subjects[0], kinds[0])
-    if (subjects.count(pair[0]) == kinds.count(pair[1]) == n and type(pair[0]) is str
-            and type(pair[1]) is str and pair in KINDS):
-        groups: dict[tuple[str, str], Sequence[int]] = {pair: range(n)}  # type: ignore[dict-item]
+    groups: dict[tuple[str, str], Sequence[int]] = {}
+    if subjects.count(subjects[0]) == kinds.count(kinds[0]) == n:
+        pair = (subjects[0], kinds[0])
+        if type(pair[0]) is str and type(pair[1]) is str and pair in KINDS:
+            groups[pair] = range(n)  # type: ignore[index]
+        else:
+            unsure.update(range(n))
     else:
-        groups = {}
-        for j, s, k in zip(range(n), subjects, kinds, strict=True):
-            if type(s) is str and type(k) is str and (s, k) in KINDS:
-                groups.setdefault((s, k), []).append(j)  # type: ignore[attr-defined]
+        try:
+            codes = np.array(list(map(_KIND_CODES.get, zip(subjects, kinds, strict=True),
+                                      repeat(-1))))
+        except TypeError:  # an array or object among them (unhashable, so no str)
+            codes = np.array([_KIND_CODES.get((s, k), -1) if type(s) is str and type(k) is str
+                              else -1 for s, k in zip(subjects, kinds, strict=True)])
+        for code in np.unique(codes).tolist():
+            members = np.flatnonzero(codes == code).tolist()
+            if code < 0:
+                unsure.update(members)
             else:
-                unsure.add(j)
+                groups[_KINDS_BY_CODE[code]] = members
     keys: list[str] = [""] * n
     for (subject_type, kind), members in groups.items():
         whole = len(members) == n
@@ -313,8 +333,7 @@ def _match_keys(group: list[dict], subjects: list[object]
         if whole:
             keys = these_keys
         else:
-            for j, key in zip(members, these_keys, strict=True):
-                keys[j] = key
+            _scatter(keys, members, these_keys)
         subject[slice(None) if whole else members] = SUBJECT_CODES[subject_type]
         if subject_type == "plate" and OCR_TOLERANT in these_matches:
             ocr[[members[j] for j, m in enumerate(these_matches) if m == OCR_TOLERANT]] = True
@@ -327,5 +346,7 @@ def _kinds(group: list[dict], subjects: list[object]) -> list[object]:
     if type(first) is str and subjects.count(first) == len(subjects):
         field = KIND_FIELDS.get(first)
         return [""] * len(group) if field is None else _column(group, field)
-    return [(doc.get(KIND_FIELDS[s]) if s in KIND_FIELDS else "") if type(s) is str else None
-            for s, doc in zip(subjects, group, strict=True)]
+    id_types = _column(group, KIND_FIELDS["device"])
+    doc_types = _column(group, KIND_FIELDS["document"])
+    return [i if s == "device" else d if s == "document" else ""
+            for s, i, d in zip(subjects, id_types, doc_types, strict=True)]

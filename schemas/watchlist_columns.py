@@ -60,10 +60,18 @@ def failing(column: Sequence[object], ok: Callable[[object], bool]) -> Failing:
     return {j for j, v in enumerate(column) if v in refused}
 
 
-def text(max_chars: int) -> Callable[[object], bool]:
-    """Return the test of `required_str(..., max_chars, blank_ok=False)` accepting a value."""
+def failing_texts(column: Sequence[object], max_chars: int) -> Failing:
+    """Return the positions that `required_str(..., max_chars, blank_ok=False)` would not
+    return as they are: not a str of 1..max_chars characters, or whitespace only."""
+    if column and column.count(column[0]) != len(column) and set(map(type, column)) == {str}:
+        # Many different texts (case numbers, say): judged together.
+        lengths = set(map(len, column))  # type: ignore[arg-type]
+        if min(lengths) > 0 and max(lengths) <= max_chars and not any(
+                map(str.isspace, column)):  # type: ignore[arg-type]
+            return set()
     # str.strip() and str.isspace() agree on what whitespace is.
-    return lambda v: type(v) is str and 0 < len(v) <= max_chars and not v.isspace()
+    return failing(column, lambda v: type(v) is str and 0 < len(v) <= max_chars
+                   and not v.isspace())
 
 
 def failing_ints(column: Sequence[object], lo: int, hi: int) -> Failing:

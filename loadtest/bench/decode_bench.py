@@ -6,8 +6,8 @@ Both decoders judge the same records, as the worker's watchlist reader fetches t
 (value, key, Kafka timestamp; batches of `--batch`, its `max_records`): the MAC upserts
 `vigil loadtest watchlist-bench` writes, then a mix with plates, documents and deletes.
 `orjson.loads` of every value alone is timed too: the floor of any decoder that parses
-JSON. Each time is the best of several repetitions, all taken in the same run (the machine
-is shared and noisy); the load average is reported with them. The verdicts of the two
+JSON. Each time is the best of several repetitions, taken in turn in the same run (the
+machine is shared and noisy); the load average is reported with them. The verdicts of the two
 decoders are compared record by record.
 """
 
@@ -81,13 +81,16 @@ def mixed_commands(n: int) -> Records:
             [WRITTEN_MS] * n)
 
 
-def _best_s(fn: Callable[[], object], repeats: int) -> float:
-    times = []
+def _best_s(fns: list[Callable[[], object]], repeats: int) -> list[float]:
+    """Return each function's best time, running them in turn `repeats` times (so that a
+    disturbance of the shared machine does not fall on one of them only)."""
+    best = [float("inf")] * len(fns)
     for _ in range(repeats):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return min(times)
+        for k, fn in enumerate(fns):
+            started = time.perf_counter()
+            fn()
+            best[k] = min(best[k], time.perf_counter() - started)
+    return best
 
 
 def _chunks(records: Records, size: int) -> list[Records]:
@@ -101,22 +104,26 @@ def bench_workload(name: str, records: Records, batch: int, repeats: int) -> dic
     values, keys, stamps = records
     chunks = _chunks(records, batch)
 
-    def per_record() -> list[object]:
-        return [decode_watchlist_command(v, k, t, MAX_TTL_DAYS)
-                for v, k, t in zip(values, keys, stamps, strict=True)]
+    # Each result is dropped when the next is made, as the reader does: kept, they would
+    # make the garbage collector's work grow with the run.
+    def per_record() -> None:
+        for v, k, t in zip(values, keys, stamps, strict=True):
+            decode_watchlist_command(v, k, t, MAX_TTL_DAYS)
 
-    def batched() -> list[object]:
-        return [decode_watchlist_batch(v, k, t, MAX_TTL_DAYS) for v, k, t in chunks]
+    def batched() -> None:
+        for v, k, t in chunks:
+            decode_watchlist_batch(v, k, t, MAX_TTL_DAYS)
 
-    def parse_only() -> list[object]:
-        return [loads_each(v) for v, _, _ in chunks]
+    def parse_only() -> None:
+        for v, _, _ in chunks:
+            loads_each(v)
 
     n = len(values)
-    per_record_s = _best_s(per_record, repeats)
-    batch_s = _best_s(batched, repeats)
-    parse_s = _best_s(parse_only, repeats)
-    one_by_one = per_record()
-    judged = [b.command(i) for b in batched() for i in range(len(b))]
+    per_record_s, batch_s, parse_s = _best_s([per_record, batched, parse_only], repeats)
+    one_by_one = [decode_watchlist_command(v, k, t, MAX_TTL_DAYS)
+                  for v, k, t in zip(values, keys, stamps, strict=True)]
+    judged = [b.command(i) for v, k, t in chunks
+              for b in [decode_watchlist_batch(v, k, t, MAX_TTL_DAYS)] for i in range(len(b))]
     return {
         "workload": name,
         "records": n,
