@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 from itertools import repeat
+from typing import TypeVar
 
 import numpy as np
 
@@ -59,6 +60,8 @@ SUBJECT_CODES: dict[str, int] = {s: code for code, s in enumerate(SUBJECT_TYPES)
 EXACT, OCR_TOLERANT = MATCH_RULES
 # A field only the per-record decoder reads (contract v1.1 "Entry scope").
 _SCOPE = "scope"
+T = TypeVar("T")
+"""An item of a column."""
 _NO_DOC: dict[str, object] = {}
 _MATCHES = {
     "plate": (lambda v: v is None or (type(v) is str and v in MATCH_RULES)),
@@ -172,21 +175,24 @@ def decode_watchlist_batch(values: Sequence[bytes | None], keys: Sequence[bytes 
     upserts, deletes, others = _by_op(_column(docs, "op"))
     unsure: set[int] = set()
     if upserts or deletes:
-        # Rules both share; a row of neither fails them, and is judged below.
-        ids, requesters = _column(docs, "entry_id"), _column(docs, "requested_by")
-        unsure = (failing_ids(ids) | failing_keys(ids, keys)
+        # A row of neither op stands in as a copy of the first command, and a delete as one
+        # of the first upsert, so that each column stays whole and uniform: checked at
+        # once. Their own columns are set below.
+        first = (upserts or deletes)[0]
+        commands = _replaced(docs, others, docs[first])
+        ids, requesters = _column(commands, "entry_id"), _column(commands, "requested_by")
+        unsure = (failing_ids(ids) | failing_keys(ids, _replaced(keys, others, keys[first]))
                   | failing_texts(requesters, MAX_REQUESTER_CHARS))
         batch.entry_id, batch.requested_by = ids, requesters  # type: ignore[assignment]
-    if upserts:
-        # The other rows stand in as copies of an upsert, so that its columns stay uniform.
-        unsure |= _judge_upserts(batch, _replaced(docs, [*deletes, *others], docs[upserts[0]]),
-                                 timestamps_ms, max_ttl_days * MS_PER_DAY)
-        _clear_upsert_columns(batch, [*deletes, *others])
-    if deletes:
-        reasons = [docs[i].get("reason") for i in deletes]
-        unsure.update(deletes[j] for j in failing_texts(reasons, MAX_TEXT_CHARS))
-        batch.op[deletes] = DELETE
-        _scatter(batch.reason, deletes, reasons)
+        if upserts:
+            unsure |= _judge_upserts(batch, _replaced(commands, deletes, docs[upserts[0]]),
+                                     timestamps_ms, max_ttl_days * MS_PER_DAY)
+            _clear_upsert_columns(batch, [*deletes, *others])
+        if deletes:
+            reasons = [docs[i].get("reason") for i in deletes]
+            unsure.update(deletes[j] for j in failing_texts(reasons, MAX_TEXT_CHARS))
+            batch.op[deletes] = DELETE
+            _scatter(batch.reason, deletes, reasons)
     if others:
         unsure.difference_update(others)
         _judge_others(batch, others, values, keys, unsure)
@@ -247,14 +253,14 @@ def _by_op(ops: list[object]) -> tuple[list[int], list[int], list[int]]:
     return upserts, deletes, sorted(set(range(n)).difference(upserts, deletes))
 
 
-def _replaced(docs: list[dict], rows: list[int], stand_in: dict) -> list[dict]:
-    """Return docs with the ones at rows replaced by stand_in."""
+def _replaced(items: list[T], rows: list[int], stand_in: T) -> list[T]:
+    """Return items with the ones at rows replaced by stand_in."""
     if not rows:
-        return docs
-    docs = list(docs)
+        return items
+    items = list(items)
     for i in rows:
-        docs[i] = stand_in
-    return docs
+        items[i] = stand_in
+    return items
 
 
 def _scatter(target: list, rows: Sequence[int], values: Sequence[object]) -> None:

@@ -342,11 +342,15 @@ def test_only_the_doubtful_rows_go_to_the_per_record_decoder(
     values[7] = values[7].replace(b'"priority":1', b'"priority":4')
     values[9] = None
     keys[11] = b"W-other"
+    values[13] = b"not json"
+    values[15] = dumps({**WELL_FORMED[-1], "entry_id": "W-000015"})
     batch = decode_watchlist_batch(values, keys, [REFERENCE_MS] * len(values), TTL_DAYS)
-    assert per_record_calls == [values[3], values[7], values[11]]
-    assert [batch.op[i] for i in (3, 7, 9, 11)] == [UPSERT, REJECTED, TOMBSTONE, REJECTED]
+    assert per_record_calls == [values[i] for i in (3, 7, 11, 13)]
+    assert [batch.op[i] for i in (3, 7, 9, 11, 13, 15)] == [
+        UPSERT, REJECTED, TOMBSTONE, REJECTED, REJECTED, DELETE]
     assert batch.decoded == {3: batch.command(3)}
-    assert [batch.rejected[i].reason for i in (7, 11)] == ["bad_priority", "key_mismatch"]
+    assert [batch.rejected[i].reason for i in (7, 11, 13)] == [
+        "bad_priority", "key_mismatch", "bad_json"]
 
 
 def test_inputs_of_different_lengths_are_a_bug() -> None:
