@@ -215,8 +215,10 @@ def assert_row_agrees(batch: CommandBatch, i: int, command: object, key: bytes |
         assert (batch.entry_id[i], batch.requested_by[i]) == (command.entry_id,
                                                              command.requested_by)
         assert i not in batch.rejected
-    elif isinstance(command, Rejected):
-        assert (batch.op[i], batch.entry_id[i], batch.requested_by[i]) == (REJECTED, None, "")
+        return
+    assert batch.requested_by[i] == ""
+    if isinstance(command, Rejected):
+        assert (batch.op[i], batch.entry_id[i]) == (REJECTED, None)
     elif key:
         assert (batch.op[i], batch.entry_id[i]) == (TOMBSTONE, key.decode("utf-8", "replace"))
     else:
@@ -296,12 +298,14 @@ def test_well_formed_batches_are_judged_column_wise(doc: dict[str, object],
 @pytest.mark.parametrize("doc", WELL_FORMED, ids=lambda d: str(d.get("id_type", d["op"])))
 def test_each_change_to_one_record_of_a_uniform_batch(doc: dict[str, object],
                                                       ttl_days: int) -> None:
-    # The changed record among copies, and alone (then its column is uniform).
+    # The changed record among copies; alone (then its column is uniform); first, before
+    # tombstones (then it is what the other rows stand in as).
+    tombstones = [(None, b"W-gone", REFERENCE_MS), (None, None, REFERENCE_MS)]
     for what, new in ALL_CHANGES:
         records = [changed({**doc, "entry_id": plain_id(i)}, plain_id(i).encode(), REFERENCE_MS,
                            *((what, new) if i == 7 else ("timestamp", REFERENCE_MS)))
                    for i in range(20)]
-        for batch_records in (records, records[7:8]):
+        for batch_records in (records, records[7:8], [*records[7:9], *tombstones]):
             values, keys, timestamps = (list(c) for c in zip(*batch_records, strict=True))
             batch = decode_watchlist_batch(values, keys, timestamps, ttl_days)
             for i, (value, key, timestamp) in enumerate(batch_records):
@@ -323,6 +327,16 @@ def test_a_key_equal_to_the_entry_id_only_once_decoded_with_replacement() -> Non
     keys[2] = b"W-\xff"
     batch = decode_watchlist_batch(values, keys, [REFERENCE_MS] * len(values), TTL_DAYS)
     assert batch.op[2] == UPSERT and batch.entry_id[2] == "W-\ufffd"
+
+
+def test_a_batch_of_every_kind_is_judged_column_wise(per_record_calls: list[bytes]) -> None:
+    docs = [{**doc, "entry_id": plain_id(i)} for i, doc in enumerate(WELL_FORMED * 5)]
+    values, keys = [dumps(d) for d in docs], [str(d["entry_id"]).encode() for d in docs]
+    batch = decode_watchlist_batch(values, keys, [REFERENCE_MS] * len(values), TTL_DAYS)
+    assert per_record_calls == []
+    assert [batch.command(i) for i in range(len(batch))] == [
+        decode_watchlist_command(v, k, REFERENCE_MS, TTL_DAYS)
+        for v, k in zip(values, keys, strict=True)]
 
 
 def test_expiries_at_both_bounds_are_judged_column_wise(per_record_calls: list[bytes]) -> None:
