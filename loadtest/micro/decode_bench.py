@@ -1,6 +1,6 @@
 """Micro-benchmark of decoding watchlist commands: a batch at a time against one at a time.
 
-`vigil loadtest decode-bench [--records 1e6] [--batch 1000] [--json PATH]`
+`vigil loadtest decode-bench [--records 1e6] [--batch 1000] [--repeats 5] [--json PATH]`
 
 Both decoders judge the same records, as the worker's watchlist reader fetches them
 (value, key, Kafka timestamp; batches of `--batch`, its `max_records`): the MAC upserts
