@@ -298,21 +298,21 @@ def _judge_upserts(batch: CommandBatch, docs: list[dict], timestamps_ms: Sequenc
     return unsure
 
 
-def _match_keys(group: list[dict], subjects: list[object]
+def _match_keys(docs: list[dict], subjects: list[object]
                 ) -> tuple[np.ndarray, list[object], list[str], np.ndarray, Failing]:
     """Return the subject codes, kinds, normalised keys and ocr flags of upserts, and the
     positions not sure to pass the subject_type, kind, key and match rules."""
-    n = len(group)
-    kinds = _kinds(group, subjects)
-    raw_keys, matches = _column(group, "key"), _column(group, "match")
+    n = len(docs)
+    kinds = _kinds(docs, subjects)
+    raw_keys, matches = _column(docs, "key"), _column(docs, "match")
     subject = np.zeros(n, np.uint8)
     ocr = np.zeros(n, bool)
     unsure: Failing = set()
-    groups: dict[tuple[str, str], Sequence[int]] = {}
+    docss: dict[tuple[str, str], Sequence[int]] = {}
     if subjects.count(subjects[0]) == kinds.count(kinds[0]) == n:
         pair = (subjects[0], kinds[0])
         if type(pair[0]) is str and type(pair[1]) is str and pair in KINDS:
-            groups[pair] = range(n)  # type: ignore[index]
+            docss[pair] = range(n)  # type: ignore[index]
         else:
             unsure.update(range(n))
     else:
@@ -327,9 +327,9 @@ def _match_keys(group: list[dict], subjects: list[object]
             if code < 0:
                 unsure.update(members)
             else:
-                groups[_KINDS_BY_CODE[code]] = members
+                docss[_KINDS_BY_CODE[code]] = members
     keys: list[str] = [""] * n
-    for (subject_type, kind), members in groups.items():
+    for (subject_type, kind), members in docss.items():
         whole = len(members) == n
         these_keys, bad_keys = normalized_keys(
             subject_type, kind, raw_keys if whole else [raw_keys[j] for j in members])
@@ -346,13 +346,13 @@ def _match_keys(group: list[dict], subjects: list[object]
     return subject, kinds, keys, ocr, unsure
 
 
-def _kinds(group: list[dict], subjects: list[object]) -> list[object]:
+def _kinds(docs: list[dict], subjects: list[object]) -> list[object]:
     """Return each upsert's kind: its id_type or doc_type as given, "" for a plate."""
     first = subjects[0]
     if type(first) is str and subjects.count(first) == len(subjects):
         field = KIND_FIELDS.get(first)
-        return [""] * len(group) if field is None else _column(group, field)
-    id_types = _column(group, KIND_FIELDS["device"])
-    doc_types = _column(group, KIND_FIELDS["document"])
+        return [""] * len(docs) if field is None else _column(docs, field)
+    id_types = _column(docs, KIND_FIELDS["device"])
+    doc_types = _column(docs, KIND_FIELDS["document"])
     return [i if s == "device" else d if s == "document" else ""
             for s, i, d in zip(subjects, id_types, doc_types, strict=True)]

@@ -92,11 +92,12 @@ def failing_ids(ids: Sequence[object]) -> Failing:
     try:
         # `/` is never in an identifier, so it can separate them: a space next to one is a
         # space at an id's end, and `//` an empty id.
-        joined = "/" + "/".join(ids) + "/"  # type: ignore[arg-type]
+        joined: str | None = "/" + "/".join(ids) + "/"  # type: ignore[arg-type]
     except TypeError:  # not all str
-        joined = ""
+        joined = None
     if (
-        joined.isprintable()  # then U+0020 is the only whitespace there
+        joined is not None
+        and joined.isprintable()  # then U+0020 is the only whitespace there
         and joined.count("/") == len(ids) + 1
         and "%" not in joined
         and " /" not in joined
