@@ -2,8 +2,9 @@
 
 Sub-packages, each importing only those before it:
 
-    harness < traffic < bench, faults, replay < commands
+    harness < traffic < bench, faults, replay < micro < commands
 
 `harness` runs and watches a deployment, `traffic` generates traffic and its ground truth,
-`bench`, `faults` and `replay` are the tools; `commands` adds them to `vigil loadtest`.
+`bench`, `faults` and `replay` are the tools, `micro` times single functions (on the
+workloads of `bench`); `commands` adds them to `vigil loadtest`.
 """

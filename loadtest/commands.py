@@ -145,7 +145,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     through the `vigil.commands` entry point: the product never imports loadtest/)."""
     from loadtest.bench import index_bench
     from loadtest.faults import crash, fuzz, outage
-    from loadtest.micro import checkpoint_bench
+    from loadtest.micro import checkpoint_bench, decode_bench
 
     lt = commands.add_parser("loadtest", help="measurements (not tests)")
     loadtest_commands = lt.add_subparsers(dest="action", required=True)
@@ -174,6 +174,10 @@ def register(commands: argparse._SubParsersAction) -> None:
                                       help="write and read a watchlist checkpoint on this disk")
     checkpoint_bench.add_arguments(cb)
     cb.set_defaults(func=lambda _settings, args: checkpoint_bench.main(args))
+    db = loadtest_commands.add_parser(
+        "decode-bench", help="watchlist command decoding, a batch at a time vs one at a time")
+    decode_bench.add_arguments(db)
+    db.set_defaults(func=lambda _settings, args: decode_bench.main(args))
     fz = loadtest_commands.add_parser("fuzz",
                                       help="hostile inputs against every decoder (10^6 by default)")
     fuzz.add_arguments(fz)

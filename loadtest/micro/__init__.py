@@ -1,2 +1,3 @@
 """Micro-benchmarks of one component on this machine, with no broker or worker: the
-watchlist checkpoint file (checkpoint-bench)."""
+watchlist checkpoint file (checkpoint_bench), and watchlist command decoding a batch at a
+time against one at a time (decode_bench)."""

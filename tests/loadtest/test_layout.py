@@ -10,7 +10,7 @@ import pytest
 
 LOADTEST = Path(__file__).resolve().parents[2] / "loadtest"
 # Lowest first; a sub-package may import those of lower ranks only. `commands` is on top.
-RANKS = [["harness"], ["traffic"], ["bench", "faults", "replay", "micro"]]
+RANKS = [["harness"], ["traffic"], ["bench", "faults", "replay"], ["micro"]]
 MAX_FILES = 12
 MAX_LINES = 400
 
