@@ -17,7 +17,8 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 
 import faust
-from aiokafka import AIOKafkaConsumer, TopicPartition
+import numpy as np
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from mode import Service
 
 from agents.context import WorkerContext
@@ -26,6 +27,14 @@ from schemas.audit_events import expiry_event
 from schemas.clock import now_ms
 from schemas.rejection import Rejected
 from schemas.watchlist import WatchlistDelete, WatchlistEntry, decode_watchlist_command
+from schemas.watchlist_batch import (
+    DELETE,
+    IGNORED,
+    REJECTED,
+    TOMBSTONE,
+    UPSERT,
+    decode_watchlist_batch,
+)
 from streams.delivery import deliver
 from streams.reader import open_reader
 from streams.readto import FetchedEnds
@@ -35,6 +44,9 @@ from tables.watchlist import Gone
 log = logging.getLogger(__name__)
 
 Command = WatchlistEntry | WatchlistDelete | Rejected
+# What each row of a decoded batch counts as, in vigil_watchlist_commands_total.
+OUTCOMES = {UPSERT: "upsert", DELETE: "delete", TOMBSTONE: "tombstone", REJECTED: "rejected",
+            IGNORED: "rejected"}
 
 
 def judge_command(value: bytes | None, key: bytes | None, timestamp_ms: int,
@@ -70,6 +82,27 @@ def apply_judged(ctx: WorkerContext, judged: Sequence[tuple[Command | None, byte
         partitions.append(partition)
     if commands:
         ctx.watchlist.apply(commands, partitions)
+    return done
+
+
+def apply_records(ctx: WorkerContext, records: Sequence[ConsumerRecord]) -> Counter[str]:
+    """Decode and apply watchlist records in one batch, judged by their Kafka timestamps;
+    return how many were upserts, deletes, tombstones and rejected."""
+    max_ttl = ctx.settings.watchlist.max_ttl_days
+    try:
+        batch = decode_watchlist_batch([r.value for r in records], [r.key for r in records],
+                                       [r.timestamp for r in records], max_ttl)
+    except Exception:  # a decoder bug must not stop the reader: judge them one by one
+        log.exception("watchlist batch decoder failed: judging %d commands one by one",
+                      len(records))
+        return apply_judged(ctx, [(judge_command(r.value, r.key, r.timestamp, max_ttl), r.key,
+                                   r.partition) for r in records])
+    ctx.watchlist.apply_batch(batch, [r.partition for r in records])
+    counts = np.bincount(batch.op, minlength=len(OUTCOMES))
+    done: Counter[str] = Counter()
+    for op, outcome in OUTCOMES.items():
+        if counts[op]:
+            done[outcome] += int(counts[op])
     return done
 
 
@@ -117,16 +150,14 @@ async def _read_watchlist(ctx: WorkerContext, state: WatchlistCheckpoints) -> No
             state.start_from_beginning(tps)
         # Ready once every partition is read up to where it ended when first fetched.
         ends = FetchedEnds.from_now(tps)
-        max_ttl = ctx.settings.watchlist.max_ttl_days
         read_upto = {TopicPartition(topic, p): mark.next_offset
                      for p, mark in state.marks.items() if mark.last is not None}
         next_check = time.monotonic() + LOG_CHECK_S
         while True:
             # Batches of MAX_RECORDS: applying one holds the event loop the record agents share.
             batches = await consumer.getmany(timeout_ms=500, max_records=MAX_RECORDS)
-            judged = [(judge_command(rec.value, rec.key, rec.timestamp, max_ttl), rec.key,
-                       rec.partition) for records in batches.values() for rec in records]
-            for done, count in apply_judged(ctx, judged).items():
+            applied = apply_records(ctx, [rec for records in batches.values() for rec in records])
+            for done, count in applied.items():
                 ctx.metrics.watchlist_commands.labels(done).inc(count)
             for tp, records in batches.items():
                 if records:

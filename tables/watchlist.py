@@ -14,9 +14,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from schemas import watchlist_batch as batch_op
 from schemas.normalize import DOC_TYPES, ID_TYPE_CODES, canonical_plate
 from schemas.scope import Scope
-from schemas.watchlist import WatchlistDelete, WatchlistEntry
+from schemas.watchlist import SUBJECT_TYPES, WatchlistDelete, WatchlistEntry
+from schemas.watchlist_batch import CommandBatch
 from tables import index, scope, scope_table
 from tables.apply import DELETE, NO_ENTRY, UPSERT
 from tables.index import WatchlistIndex, key_words
@@ -33,6 +35,14 @@ SUBJECTS: dict[int, tuple[str, str]] = {
     **{code: ("device", kind) for kind, code in ID_TYPE_CODES.items()},
     PLATE_SPACE: ("plate", ""), PLATE_OCR_SPACE: ("plate", ""),
     **{space: ("document", kind) for kind, space in DOC_SPACES.items()},
+}
+# Key space of an upsert row of a decoded batch: (subject code, kind, OCR-tolerant).
+_SPACE_OF: dict[tuple[int, str, bool], int] = {
+    **{(SUBJECT_TYPES.index("device"), kind, False): code for kind, code in ID_TYPE_CODES.items()},
+    **{(SUBJECT_TYPES.index("document"), kind, False): space
+       for kind, space in DOC_SPACES.items()},
+    (SUBJECT_TYPES.index("plate"), "", False): PLATE_SPACE,
+    (SUBJECT_TYPES.index("plate"), "", True): PLATE_OCR_SPACE,
 }
 # attrs of an entry in the index (56 bits): list code (16) | priority (4) << 16 |
 # partition (12) << 20 | scope id (24) << 32.
@@ -154,14 +164,18 @@ class Watchlist:
                 self._per_list = np.concatenate([self._per_list, np.zeros_like(self._per_list)])
         return code
 
-    def _attrs(self, entry: WatchlistEntry, partition: int) -> int:
-        if not 0 <= partition < MAX_PARTITIONS:
-            raise ValueError(f"partition {partition} outside [0, {MAX_PARTITIONS})")
-        scope_id = self._scopes.add(entry.scope)
+    def _scope_id(self, scope: Scope | None) -> int:
+        scope_id = self._scopes.add(scope)
         if scope_id >= MAX_SCOPES:
             raise OverflowError(f"more than {MAX_SCOPES} distinct scopes")
-        return (self._list_code(entry.list) | entry.priority << _PRIORITY_SHIFT
-                | partition << _PARTITION_SHIFT | scope_id << _SCOPE_SHIFT)
+        return scope_id
+
+    def _attrs_of(self, list_name: str, priority: int, partition: int, scope: Scope | None
+                  ) -> int:
+        if not 0 <= partition < MAX_PARTITIONS:
+            raise ValueError(f"partition {partition} outside [0, {MAX_PARTITIONS})")
+        return (self._list_code(list_name) | priority << _PRIORITY_SHIFT
+                | partition << _PARTITION_SHIFT | self._scope_id(scope) << _SCOPE_SHIFT)
 
     def apply(self, commands: Sequence[Command], partitions: Sequence[int] | None = None
               ) -> np.ndarray:
@@ -179,10 +193,48 @@ class Watchlist:
                 ops[i] = UPSERT
                 space, key = entry_space_and_key(command)
                 spaces[i], keys[i], expires[i] = space, key.encode("utf-8"), command.expires_at
-                attrs[i] = self._attrs(command, parts[i])
+                attrs[i] = self._attrs_of(command.list, command.priority, parts[i],
+                                          command.scope)
                 if space == PLATE_OCR_SPACE:
                     exact[i] = command.key.encode("utf-8")
         return self._apply(ops, ids, spaces, key_words(keys), expires, attrs, exact)
+
+    def apply_batch(self, batch: CommandBatch, partitions: Sequence[int]) -> None:
+        """Apply a decoded batch in order (`partitions[i]`: the topic partition of row i):
+        upserts, deletes and tombstones; rejected and ignored rows change nothing. Built
+        from the batch's columns, with no command object per row."""
+        rows = np.flatnonzero((batch.op == batch_op.UPSERT) | (batch.op == batch_op.DELETE)
+                              | (batch.op == batch_op.TOMBSTONE))
+        upserts = batch.op[rows] == batch_op.UPSERT
+        ops = np.where(upserts, UPSERT, DELETE).astype(np.uint8)
+        rows_list = rows.tolist()
+        ids = [batch.entry_id[i].encode("utf-8") for i in rows_list]  # type: ignore[union-attr]
+        keys = [batch.key[i].encode("utf-8") for i in rows_list]
+        space_of = _SPACE_OF.get
+        spaces = np.fromiter(
+            (space_of((s, batch.kind[i], o), 1) for s, i, o in
+             zip(batch.subject[rows].tolist(), rows_list, batch.ocr[rows].tolist(), strict=True)),
+            np.uint8, len(rows))
+        exact = {}
+        for j in np.flatnonzero(spaces == PLATE_OCR_SPACE).tolist():
+            exact[j] = keys[j]
+            keys[j] = canonical_plate(batch.key[rows_list[j]]).encode("utf-8")
+        names = [batch.list_name[i] for i in rows_list]
+        for name in set(names) - self._list_codes.keys():
+            if name:  # a delete's row has none
+                self._list_code(name)
+        codes = self._list_codes.get
+        attrs = (np.fromiter((codes(name, 0) for name in names), np.uint64, len(rows))
+                 | batch.priority[rows].astype(np.uint64) << np.uint64(_PRIORITY_SHIFT))
+        parts = np.asarray(partitions, np.uint64)[rows]
+        if len(parts) and int(parts.max()) >= MAX_PARTITIONS:
+            raise ValueError(f"a partition outside [0, {MAX_PARTITIONS})")
+        attrs |= parts << np.uint64(_PARTITION_SHIFT)
+        for i, command in batch.decoded.items():  # the few rows decoded one by one
+            if isinstance(command, WatchlistEntry) and command.scope is not None:
+                j = int(np.searchsorted(rows, i))
+                attrs[j] |= np.uint64(self._scope_id(command.scope) << _SCOPE_SHIFT)
+        self._apply(ops, ids, spaces, key_words(keys), batch.expires_at[rows], attrs, exact)
 
     def _apply(self, ops: np.ndarray, ids: list[bytes], spaces: np.ndarray, words: np.ndarray,
                expires: np.ndarray, attrs: np.ndarray, exact: dict[int, bytes]) -> np.ndarray:

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+from collections import namedtuple
 
 import pytest
 from aiokafka import TopicPartition
 
 from agents.context import WorkerContext
-from agents.watchlist import _log_lost, apply_judged, judge_command
+from agents.watchlist import _log_lost, apply_judged, apply_records, judge_command
 from config.settings import load_settings
 from schemas.audit_events import watchlist_record_event as audit_event
 from schemas.json import dumps
+from schemas.plates import PlateRead
 from schemas.rejection import Rejected
+from tables.matching import find_plate_hits
 from tests.agents.fixtures import make_context
 
 T0 = 1_795_000_000_000
@@ -102,3 +105,34 @@ def test_watchlist_log_lost_when_it_is_shorter_than_read(batch_counting, end, lo
     tp = TopicPartition(c.topics.watchlist, 0)
     assert asyncio.run(_log_lost(c, EndOffsets({tp: end}), {tp: 5})) is lost
     assert (len(c.watchlist), c.watchlist_loaded.is_set()) == ((0, False) if lost else (1, True))
+
+
+Record = namedtuple("Record", "value key timestamp partition")
+
+
+def test_a_decoded_batch_leaves_the_watchlist_as_judging_each_command_does() -> None:
+    """The reader's batch path (columns, no command objects) against one command at a time:
+    every kind of command, scoped and OCR-tolerant entries, tombstones and refusals."""
+    delete = dumps({"op": "delete", "entry_id": "W-1", "requested_by": "r", "reason": "found"})
+    scope = {"locations": ["C-1"], "hours": [{"days": "mon", "from": "22:00", "to": "06:00"}]}
+    values = [
+        (upsert(), b"W-1"), (upsert(entry_id="W-2", match="ocr-tolerant", key="AB 12O"), b"W-2"),
+        (upsert(entry_id="W-3", subject_type="device", id_type="mac", key="A4:5E:60:D1:22:9F",
+                scope=scope), b"W-3"),
+        (upsert(entry_id="W-4", subject_type="document", doc_type="passport", key="E1234567",
+                list="other"), b"W-4"),
+        (delete, b"W-1"), (upsert(entry_id="W-5", priority=9), b"W-5"), (None, b"W-4"),
+        (upsert(entry_id="W-6", key="CD 345"), b"W-6"), (b"{", b"W-7"), (None, None)]
+    records = [Record(v, k, T0, i % 3) for i, (v, k) in enumerate(values)]
+    batched, one_by_one = ctx(), ctx()
+    assert apply_records(batched, records) == apply_judged(one_by_one, [
+        (judge_command(r.value, r.key, r.timestamp, 90), r.key, r.partition) for r in records])
+    for entry_id in (f"W-{i}" for i in range(1, 8)):
+        assert batched.watchlist.get(entry_id) == one_by_one.watchlist.get(entry_id)
+    assert batched.watchlist.entries_by_list() == one_by_one.watchlist.entries_by_list()
+    assert batched.watchlist.get("W-3").scope is not None
+    plates = [PlateRead(camera_id="C-1", ts=T0, plate=p, plate_norm=p, confidence=None,
+                        country=None) for p in ("AB12O", "AB120", "CD345")]
+    assert [(h.entry_id, h.match) for h in find_plate_hits(plates, batched.watchlist, T0)] == [
+        (h.entry_id, h.match) for h in find_plate_hits(plates, one_by_one.watchlist, T0)] == [
+        ("W-2", "exact"), ("W-2", "ocr-tolerant"), ("W-6", "exact")]
