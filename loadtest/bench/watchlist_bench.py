@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -40,10 +41,13 @@ from loadtest.bench.watchlist_bench_io import (
     RssSampler,
     Starter,
     Traffic,
+    log_lines_since,
     mark_audited,
     memory,
     settled_rss,
+    start_timeout_s,
     wait_audited,
+    wait_for_log,
     worker_metrics,
     write_bulk_file,
     write_entries,
@@ -199,7 +203,9 @@ def measure(settings: Settings, entries: int, bulk: int, rate: float) -> dict[st
     with sigterm_unwinds(), broker_for(settings) as bootstrap:
         try:
             rss_empty = _empty_worker(bootstrap, run_dir, run)
+            # A hash secret of the run's own: without one a worker keeps no checkpoint.
             d = Deployment(bootstrap, run_dir / "main",
+                           watchlist_hash_secret=secrets.token_hex(16),
                            alerts_suppress_seconds=str(settings.alerts.suppress_seconds),
                            worker_batch_within_s=str(settings.worker.batch_within_s),
                            worker_batch_max_messages=str(settings.worker.batch_max_messages))
@@ -240,8 +246,11 @@ def _measure_deployment(d: Deployment, run: _Run, rate: float, rss_empty: int) -
     rss.start()
     try:
         cold_s, cold_read_s, rss_n = run.starter.start_and_check(d, 2, n)
+        checkpoint_s = wait_for_log(d, _CHECKPOINT_WRITTEN, start_timeout_s(n))
         d.stop_worker()
+        log_from = d.log_path.stat().st_size
         warm_s, warm_read_s, rss_warm = run.starter.start_and_check(d, 3, n)
+        taken = log_lines_since(d, log_from, "watchlist checkpoint")
         assert d.worker is not None
         pid = d.worker.pid
         gc_ready = worker_metrics(d.base_url).gc_buckets
@@ -265,9 +274,11 @@ def _measure_deployment(d: Deployment, run: _Run, rate: float, rss_empty: int) -
         "gc_max_pause_s": fig.rounded(fig.gc_max_pause_s(gc_ready, bulk["gc_after"]))}
     life_gc = fig.gc_max_pause_s({}, bulk["gc_after"])
     run.notes += [
-        "warm_start_s: there is no warm-restart checkpoint at this commit, so a restarted "
-        "worker reads the whole watchlist topic again: warm start is a second cold start "
-        "(SIGTERM, then a new process to /readyz)",
+        "warm_start_s: SIGTERM, then a new process to /readyz, from the checkpoint the cold "
+        f"worker wrote after loading (done {checkpoint_s:.1f} s after its RSS was sampled); "
+        f"the warm worker's log: {' | '.join(taken) or 'no checkpoint line'}; a worker's "
+        "start beyond its watchlist (imports, Faust's services, the group join) is the "
+        "empty worker's time to ready",
         f"read: the cold worker's reader read {n:,} entries in {cold_read_s:.2f} s (its log), "
         f"the warm one's in {warm_read_s:.2f} s",
         f"RSS: empty {rss_empty / MIB:.1f} MiB; with the entries {rss_n / MIB:.1f} MiB (cold, "
@@ -284,6 +295,9 @@ def _measure_deployment(d: Deployment, run: _Run, rate: float, rss_empty: int) -
         "gc_max_pause_s: upper bound of the vigil_gc_pause_seconds bucket holding the warm "
         "worker's longest pause from ready to the end of the load (the histogram keeps no "
         f"maximum); over its life, with the collection when the watchlist is frozen: {life_gc} s"]
+
+
+_CHECKPOINT_WRITTEN = "watchlist checkpoint written"
 
 
 def _load_average() -> list[float]:

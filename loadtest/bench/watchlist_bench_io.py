@@ -316,6 +316,24 @@ class Starter:
             thread.join(5)
 
 
+def log_lines_since(d: Deployment, offset: int, text: str) -> list[str]:
+    """Return the lines of the worker log from byte `offset` on that hold `text`, cut short."""
+    with d.log_path.open("rb") as f:
+        f.seek(offset)
+        lines = f.read().decode(errors="replace").splitlines()
+    return [line[line.find(text):][:160] for line in lines if text in line]
+
+
+def wait_for_log(d: Deployment, text: str, timeout_s: float) -> float:
+    """Wait until the worker log holds `text`; return the seconds waited."""
+    started = time.monotonic()
+    while not log_lines_since(d, 0, text):
+        if time.monotonic() - started > timeout_s:
+            raise RuntimeError(f"no {text!r} in the worker log after {timeout_s:.0f} s")
+        time.sleep(0.2)
+    return time.monotonic() - started
+
+
 def settled_rss(pid: int) -> int:
     """Return the process's VmRSS after SETTLE_S."""
     time.sleep(SETTLE_S)
