@@ -90,12 +90,14 @@ def _register(app: faust.App, ctx: WorkerContext, input_stream: InputStream) -> 
 
     async def match_records(stream: faust.StreamT) -> None:
         async for events in stream.take_events(w.batch_max_messages, within=w.batch_within_s):
-            # Matching before the watchlist is loaded would miss hits of entries not read yet;
-            # before the recent hits are read back, a restarted worker would hit again what
-            # its predecessor already hit (records it replays included) instead of
-            # suppressing it. Both are unset again later: the watchlist while it is re-read
-            # after the broker lost its data, the hits after each partition assignment.
+            # Matching before the watchlist is loaded would miss hits of entries not read yet,
+            # before the locations are, hits of entries scoped to areas; before the recent
+            # hits are read back, a restarted worker would hit again what its predecessor
+            # already hit (records it replays included) instead of suppressing it. All are
+            # unset again later: the watchlist and locations while they are re-read after
+            # the broker lost their data, the hits after each partition assignment.
             await ctx.watchlist_loaded.wait()
+            await ctx.locations_loaded.wait()
             await ctx.suppression_loaded.wait()
             started = time.perf_counter()
             outgoing = process_messages(events, input_stream, ctx)

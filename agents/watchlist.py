@@ -171,6 +171,7 @@ async def _read_watchlist(ctx: WorkerContext, state: WatchlistCheckpoints) -> No
                 ends.note(consumer.highwater, consumer.last_poll_timestamp)
                 if not ends.unread({tp: await consumer.position(tp) for tp in tps}):
                     ctx.watchlist_loaded.set()
+                    state.ready_soon.set()
                     ctx.metrics.watchlist_ready.set(1)
                     log.info("watchlist loaded: %d entries from %s in %.2fs",
                              len(ctx.watchlist), topic, time.monotonic() - started)
@@ -222,7 +223,9 @@ class WatchlistReader(Service):
     its consumer group only once it can match: one that joined first held the partitions
     a rebalance gave it while it read the watchlist, and their records waited meanwhile
     (measured: a second worker reading 10^6 entries for 38 s under 570,000 records/s, p99
-    42 s). The web server is up already, so /healthz and /metrics answer during the read.
+    42 s). From a fitting checkpoint the join starts as soon as it is taken: the tail is
+    read in well under the join's own seconds. The web server is up already, so /healthz
+    and /metrics answer during the read.
     """
 
     def __init__(self, ctx: WorkerContext) -> None:
@@ -232,11 +235,13 @@ class WatchlistReader(Service):
 
     async def on_start(self) -> None:
         """Start the reader (from a fitting checkpoint, else from the topic's start; after
-        a failure it starts again the same way), and return once the watchlist is loaded
-        or the worker stops."""
+        a failure it starts again the same way), and return once the watchlist is loaded,
+        or as soon as a fitting checkpoint is taken: then only the tail is left to read,
+        and the group join (seconds of its own) goes on meanwhile, the record agents
+        waiting for the watchlist anyway. Or when the worker stops."""
         self.add_future(keep_running("watchlist reader",
                                      lambda: _read_watchlist(self.ctx, self.checkpoints)))
-        await self.wait(self.ctx.watchlist_loaded.wait())
+        await self.wait(self.checkpoints.ready_soon.wait())
 
     async def on_stop(self) -> None:
         """Save what changed since the last checkpoint, so a restart reads only the rest."""

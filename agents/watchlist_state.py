@@ -56,6 +56,9 @@ class WatchlistCheckpoints:
         self.directory = directory
         self.marks: dict[int, PartitionMark] = {}
         self.dirty = False
+        # Set once the state is known to be ready soon: a fitting checkpoint was taken (only
+        # the tail is left to read), or the topic was read to its end.
+        self.ready_soon = asyncio.Event()
         self._next_save = 0.0
 
     @classmethod
@@ -109,6 +112,7 @@ class WatchlistCheckpoints:
         self.ctx.watchlist.restore(list_names, scopes)
         seek_to_marks(consumer, marks, self.ctx.topics.watchlist)
         self.marks, self.dirty = marks, False
+        self.ready_soon.set()
         log.info("watchlist checkpoint taken: %d entries as of offsets %s, in %.2fs",
                  len(self.ctx.watchlist), {p: m.next_offset for p, m in sorted(marks.items())},
                  time.monotonic() - started)
