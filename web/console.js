@@ -25,6 +25,7 @@ function showHit(hit) {
   cell(row, hit.list);
   cell(row, hit.location_id);
   cell(row, hit.entry_id);
+  cell(row, "").className = "scope";
   cell(row, new Date(hit.observed_ts).toLocaleTimeString());
   cell(row, since(hit.observed_ts)).className = "since";
   const button = document.createElement("button");
@@ -79,6 +80,33 @@ function showDisposition(hitId, d) {
   shown.title = d.note || "";
 }
 
+// An entry's scope as the worker holds it now: `entry` of GET /v1/hits/{id}, beyond the
+// contract (the hit itself carries only the contract's fields). It comes with the
+// disposition lookup, so showing it costs a busy desk no request of its own.
+const PLACES_SHOWN = 3;
+
+function scopeText(entry, placesShown) {
+  if (!entry) return "entry not available";  // no longer held, or not cleared for now
+  const scope = entry.scope;
+  if (!scope) return "every place, any time";
+  const places = [...(scope.locations || []), ...(scope.areas || []).map((a) => `area ${a}`)];
+  const more = places.length - placesShown;
+  const where = !places.length ? "every place"
+    : more > 0 ? `${places.slice(0, placesShown).join(", ")} and ${more} more`
+    : places.join(", ");
+  const when = !scope.hours ? "any time"
+    : `${scope.hours.map((w) => `${w.days} ${w.from}-${w.to}`).join(", ")} (${scope.tz})`;
+  return `${where}; ${when}`;
+}
+
+function showEntry(hitId, entry) {
+  const row = rowOf(hitId);
+  if (!row) return;
+  const td = row.querySelector(".scope");
+  td.textContent = scopeText(entry, PLACES_SHOWN);
+  td.title = scopeText(entry, Infinity);
+}
+
 async function dispose(hitId, body) {
   const resp = await fetch(`/v1/hits/${encodeURIComponent(hitId)}/disposition`, {
     method: "POST", body: JSON.stringify(body),
@@ -88,7 +116,8 @@ async function dispose(hitId, body) {
 }
 
 // Another desk may have disposed of a hit already: each shown hit's disposition in force
-// is asked for once, one request at a time, newest first, at most LOOKUPS_QUEUED waiting.
+// (and its entry's scope) is asked for once, one request at a time, newest first, at most
+// LOOKUPS_QUEUED waiting.
 const LOOKUPS_QUEUED = 50;
 const lookups = { queue: [], running: false };
 
@@ -105,7 +134,10 @@ async function drainLookups() {
       const hitId = lookups.queue.shift();
       const resp = await fetch(`/v1/hits/${encodeURIComponent(hitId)}`, {
         headers: { Authorization: `Bearer ${state.token}` } });
-      if (resp.ok) showDisposition(hitId, (await resp.json()).disposition);
+      if (!resp.ok) continue;
+      const page = await resp.json();
+      showEntry(hitId, page.entry);
+      showDisposition(hitId, page.disposition);
     }
   } catch (err) {
     lookups.queue.length = 0;  // the connection is down; the stream reconnects by itself

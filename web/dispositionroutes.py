@@ -6,6 +6,10 @@ see: the token (401), the hit (404 alike for unknown and not cleared, web/hitrou
 `visible_hit`), then the body (400 with the rule it broke; nothing recorded or written).
 A recorded disposition is audited and written to `vigil.dispositions` in one delivery,
 awaited before the answer: 201 when the hit had none in force, 200 when it replaces one.
+
+Beyond the contract's GET body, `entry` shows the hit's entry as this worker holds it now
+(its `scope`), so a console can show where and when the entry applies without the hit topic
+carrying more than the contract's fields.
 """
 
 from __future__ import annotations
@@ -22,7 +26,9 @@ from schemas.clock import now_ms
 from schemas.dispositions import encode_disposition, make_disposition, parse_disposition_request
 from schemas.hits import Hit, hit_view
 from schemas.rejection import Rejected
+from schemas.scope import encode_scope
 from streams.delivery import Outgoing, deliver
+from tables.watchlist import EntryView
 from web.access import AccessControl
 from web.dispositionfeed import DispositionFeed
 from web.guard import NOSNIFF, Guard, Refusal, authorize
@@ -31,6 +37,16 @@ from web.hitroutes import READY_WAIT_S, visible_hit
 
 NOT_READY = {"error": "not_ready",
              "detail": "this worker has not read the hits and dispositions yet; retry"}
+
+
+def entry_shown(entry: EntryView | None, principal: Principal) -> dict[str, Any] | None:
+    """Return what a hit's page shows of its entry as held now: `{"scope": ...}` (the
+    contract's scope object, or None for an unscoped entry). None for an entry no longer
+    held and, alike, for one now on a list or at a priority `principal` may not see, so the
+    answer tells nothing of entries the token is not cleared for."""
+    if entry is None or not principal.may_see(entry.list, entry.priority):
+        return None
+    return {"scope": encode_scope(entry.scope) if entry.scope is not None else None}
 
 
 def register_disposition_routes(app: faust.App, ctx: WorkerContext, access: AccessControl,
@@ -87,10 +103,11 @@ def register_disposition_routes(app: faust.App, ctx: WorkerContext, access: Acce
             try:
                 if (found := await subscriber_and_hit(request, hit_id)) is None:
                     return self.json(NOT_READY, status=503, headers=NOSNIFF)
-                _, hit = found
+                principal, hit = found
             except Refusal as refusal:
                 return guard.refuse(self, request, refusal)
             disposition = await feed.in_force(hit.hit_id)
             return self.json({"hit": hit_view(hit),
-                              "disposition": disposition.shown() if disposition else None},
+                              "disposition": disposition.shown() if disposition else None,
+                              "entry": entry_shown(ctx.watchlist.get(hit.entry_id), principal)},
                              headers=NOSNIFF)

@@ -19,6 +19,7 @@ from loadtest.harness.deployment import Deployment
 from schemas.clock import now_ms
 from streams.broker import free_port
 from tests.integration.fixtures import desk_deployment
+from tests.integration.test_end_to_end import add_entry, upsert
 
 pytestmark = pytest.mark.integration
 
@@ -138,7 +139,7 @@ def test_console_shows_a_hit_within_two_seconds_and_acknowledges_it(
     assert [r.find_elements(By.TAG_NAME, "td")[2].text for r in rows] == ["S-DESK2", "S-DESK"]
 
 
-def test_console_records_dispositions_and_shows_the_one_in_force(
+def test_console_records_dispositions_and_shows_the_one_in_force_and_the_scope(
         browser, deployment: Deployment) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -164,3 +165,22 @@ def test_console_records_dispositions_and_shows_the_one_in_force(
     assert [(r["hit_id"], r["outcome"], r["reason"], r["by"]) for r in records] == [
         (hit_id, "false_positive", "wrong_subject", "desk"), (hit_id, "no_action", None, "desk"),
         (hit_id, "confirmed", None, "desk")]
+
+    # The entry's scope comes with the same lookup: W-C has none; a scoped entry's hit shows
+    # where and when it applies, the places cut short in the cell and whole in its title.
+    WebDriverWait(browser, 10).until(
+        lambda b: row.find_element(By.CSS_SELECTOR, "td.scope").text == "every place, any time")
+    add_entry(deployment, upsert("W-CS", key="a000000000c2", scope={
+        "locations": ["S-X3", "S-SCOPED", "S-X1", "S-X2"], "areas": ["old-town"],
+        "hours": [{"days": "mon-sun", "from": "00:00", "to": "24:00"}], "tz": "Europe/Berlin"}))
+    deployment.send("sensing", {"sensor_id": "S-SCOPED", "ts": now_ms(), "id_type": "mac",
+                                "device_id": "a0:00:00:00:00:c2", "rssi": -40}, key="S-SCOPED")
+    scoped = WebDriverWait(browser, 10).until(lambda b: [
+        r for r in b.find_elements(By.CSS_SELECTOR, "tr.hit")
+        if r.get_attribute("data-hit-id") != hit_id])[0]
+    assert scoped.find_elements(By.TAG_NAME, "td")[3].text == "W-CS"
+    scope = scoped.find_element(By.CSS_SELECTOR, "td.scope")
+    WebDriverWait(browser, 10).until(lambda b: scope.text == (
+        "S-SCOPED, S-X1, S-X2 and 2 more; mon-sun 00:00-24:00 (Europe/Berlin)"))
+    assert scope.get_attribute("title") == (
+        "S-SCOPED, S-X1, S-X2, S-X3, area old-town; mon-sun 00:00-24:00 (Europe/Berlin)")
