@@ -13,8 +13,9 @@ from loadtest.bench.benchconfig import BenchConfig
 from loadtest.bench.surgereport import surge_figures, surge_markdown
 from loadtest.harness.probes import HitSeen
 from loadtest.traffic.groundtruth import check_hits, suppress
+from loadtest.traffic.scoping import JSON_SENSOR_BASE
 from loadtest.traffic.sender import StreamSent
-from loadtest.traffic.traffic import JSON_SENSOR_BASE, STREAM_FORMAT, STREAMS
+from loadtest.traffic.traffic import STREAM_FORMAT, STREAMS
 
 # The worker counter (agents/metrics.py `vigil_records_in`) that counts each stream.
 COUNTER_OF_STREAM = {stream: f"records_in/{s.source}/{fmt}"
