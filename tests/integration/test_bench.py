@@ -47,3 +47,33 @@ def test_quick_bench_runs_end_to_end_with_every_field_and_no_missed_hit(
     assert loads((folder / "result.json").read_bytes())["expected_hits"] == result[
         "expected_hits"]
     assert "| sensing_binary |" in summary and "Vigil bench: PASSED" in summary
+
+
+@pytest.mark.timeout(300)
+def test_a_scoped_run_reports_its_rate_beside_the_unscoped_with_no_wrong_hit(
+        bootstrap: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.setenv("VIGIL_BOOTSTRAP", bootstrap)
+    out = tmp_path / "bench.json"
+    status = main(["loadtest", "bench", "--quick", "--duration", "4", "--scoped-share", "0.2",
+                   "--watchlist-size", "2000", "--hit-rate", "0.02",
+                   "--rate-sensing-binary", "5000", "--rate-sensing-json", "1000",
+                   "--rate-plates", "500", "--rate-checkins", "500", "--no-baseline",
+                   "--json", str(out), "--results", str(tmp_path / "results")])
+    result = loads(out.read_bytes())
+    summary = capsys.readouterr().out
+    assert status == 0, summary
+    scoped = result["scoped"]
+    assert result["traffic"]["scoped_share"] == 0 and scoped["traffic"]["scoped_share"] == 0.2
+    assert result["out_of_scope_planted"] == result["worker_out_of_scope_counted"] == 0
+    assert scoped["out_of_scope_planted"] > 0, "sightings outside their entry's scope were sent"
+    assert scoped["worker_out_of_scope_counted"] == scoped["out_of_scope_planted"]
+    for run in (result, scoped):
+        assert run["missed_hits"] == run["unexpected_hits"] == run["duplicate_hits"] == 0
+        assert run["received_hits"] == run["expected_hits"] > 0 and run["passed"]
+        assert run["worker_records_per_cpu_s"] > 0 and len(run["load_average"]["end"]) == 3
+    cost = result["scope_cost"]
+    assert cost["scoped_share"] == 0.2 and cost["cpu_cost"] is not None
+    assert cost["scoped_records_per_s"] == scoped["sustained_records_per_s"] > 0
+    assert "Scoped entries: 20% of the entries scoped" in summary
+    assert "Vigil bench: PASSED" in summary
