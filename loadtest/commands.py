@@ -32,6 +32,17 @@ def cmd_startup(settings: Settings, args: argparse.Namespace) -> int:
     return run(settings, args)
 
 
+def _share(text: str) -> float:
+    """A share of the entries: a number in (0, 1]."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text}") from None
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"not a share in (0, 1]: {text}")
+    return value
+
+
 def _count(text: str) -> int:
     """A positive whole number, written plainly or as `2e6`."""
     try:
@@ -77,8 +88,8 @@ def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
 _BENCH_OPTIONS = ("quick", "duration", "json", "results", *(f"rate_{s}" for s in STREAMS),
                   *(f"batch_{s}" for s in STREAMS),
                   "seed", "watchlist_size", "hit_rate", "malformed_share", "ocr_noise_rate",
-                  "repeat_share", "no_baseline", "pool_seconds", "workers", "join_at",
-                  "surge", "surge_at", "surge_for")
+                  "repeat_share", "scoped_share", "no_baseline", "pool_seconds", "workers",
+                  "join_at", "surge", "surge_at", "surge_for")
 _OVERLOAD_OPTIONS = ("rate", "factor", "duration", "surge_at", "surge_for", "seed", "json",
                      "results")
 
@@ -225,6 +236,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     b.add_argument("--ocr-noise-rate", type=float)
     b.add_argument("--repeat-share", type=float,
                    help="share of planted sightings that re-sight an (entry, location) pair")
+    b.add_argument("--scoped-share", type=_share, metavar="SHARE",
+                   help="then run again on a fresh deployment with this share of the entries "
+                        "scoped (0.1 = 10 %%; places or hours, sightings inside and outside): "
+                        "the scoped rate beside the unscoped")
     b.add_argument("--no-baseline", action="store_true", help="skip the naive baseline")
     b.add_argument("--pool-seconds", type=float,
                    help="seconds of traffic built ahead; longer runs re-send it with new "

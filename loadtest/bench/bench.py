@@ -7,6 +7,12 @@ stream at its rate for the duration, then waits for the worker to catch up. It r
 hits back from `vigil.hits` and compares them with the generator's ground truth; any
 missed, unexpected or duplicate hit fails the run. Then it times the naive baseline on
 the same sightings. Figures: `loadtest.bench.report`.
+
+With a scoped share (`TrafficSpec.scoped_share`), that run is the unscoped one, and the same
+configuration then runs again on a fresh deployment of the same broker with that share of
+the entries scoped and the locations put in their areas: the scoped rate beside the
+unscoped, measured minutes apart on the same machine. Both deployments get the generator's
+location commands before their worker starts, so the scope is the only difference.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
@@ -30,6 +36,7 @@ from loadtest.harness.probes import (
     GroupLag,
     HitReader,
     HitSeen,
+    load_average,
     process_sample,
     wait_committed,
     wall_ms,
@@ -43,7 +50,7 @@ from schemas.json import dumps, loads
 from streams.brokercheck import aiokafka_producer_kwargs
 from streams.clients import BULK_BATCH_BYTES, needs_one_record_per_batch
 from streams.security import aiokafka_security
-from streams.topics import app_id, watchlist_audit_group
+from streams.topics import app_id, locations_audit_group, watchlist_audit_group
 from tables.inputs import INPUT_STREAMS
 
 SAMPLE_EVERY_S = 0.5
@@ -54,21 +61,21 @@ WATCHLIST_AUDIT_PER_ENTRY_S = 0.005
 JOIN_READY_TIMEOUT_S = 120
 
 
-async def _load_watchlist(bootstrap: str, topic: str, commands: list[dict],
-                          settings: Settings) -> dict[int, int]:
-    """Write the watchlist and return each partition's end (the offset after its last
-    command). Batches hold many records on every broker: the workers' reader takes the end
-    from fetch responses (streams/readto.py), and one record per batch made a 1 M-entry
-    watchlist a million round trips."""
+async def _load_commands(bootstrap: str, topic: str, commands: list[dict], key_field: str,
+                         settings: Settings) -> dict[int, int]:
+    """Write commands (watchlist or location, keyed by their `key_field`) and return each
+    partition's end (the offset after its last command). Batches hold many records on every
+    broker: the workers' readers take the end from fetch responses (streams/readto.py), and
+    one record per batch made a 1 M-entry watchlist a million round trips."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all",
-                                client_id="vigil-loadtest-watchlist",
+                                client_id="vigil-loadtest-commands",
                                 max_batch_size=BULK_BATCH_BYTES, linger_ms=5,
                                 **aiokafka_security(settings))
     await producer.start()
     ends: dict[int, int] = {}
     try:
         for i in range(0, len(commands), 10_000):  # bounded batches of futures
-            futures = [await producer.send(topic, dumps(c), key=c["entry_id"].encode())
+            futures = [await producer.send(topic, dumps(c), key=c[key_field].encode())
                        for c in commands[i:i + 10_000]]
             for meta in await asyncio.gather(*futures):
                 ends[meta.partition] = max(ends.get(meta.partition, 0), meta.offset + 1)
@@ -196,17 +203,18 @@ async def _timed_phase(d: Deployment, plans: list[StreamPlan], cfg: BenchConfig,
         group_lag.close()
 
 
-def _wait_watchlist_audited(d: Deployment, ends: dict[int, int], timeout_s: float) -> None:
-    """Wait until the workers' watchlist audit group has committed every watchlist command
-    up to `ends` (partition: offset after the last command), that is audited it.
+def _wait_audited(d: Deployment, group: str, topic: str, ends: dict[int, int],
+                  timeout_s: float) -> None:
+    """Wait until an audit group (the watchlist's, the locations') has committed every
+    command of `topic` up to `ends` (partition: offset after the last command), that is
+    audited it.
 
-    The audit has a consumer of its own (agents/watchlist_audit.py), but it shares the
-    workers' CPU with matching; auditing is set-up, not the rate the bench measures, so the
-    traffic waits for it. The ends are the writer's own acks: ListOffsets is wrong on the
-    embedded broker for a topic written in batches (streams/readto.py).
+    Each audit has a consumer of its own (agents/watchlist_audit.py, agents/locations.py),
+    but it shares the workers' CPU with matching; auditing is set-up, not the rate the bench
+    measures, so the traffic waits for it. The ends are the writer's own acks: ListOffsets
+    is wrong on the embedded broker for a topic written in batches (streams/readto.py).
     """
-    wait_committed(d.bootstrap, watchlist_audit_group(d.settings), d.topics.watchlist, ends,
-                   d.settings, timeout_s, SAMPLE_EVERY_S)
+    wait_committed(d.bootstrap, group, topic, ends, d.settings, timeout_s, SAMPLE_EVERY_S)
 
 
 def _caught_up(sent: list[StreamSent], sample: Sample) -> bool:
@@ -224,51 +232,72 @@ def _baseline_records(gen: TrafficGenerator, count: int, batch: int) -> list[dic
 
 
 def run_bench(settings: Settings, cfg: BenchConfig, run_dir: Path) -> Measurement:
-    """Run the bench as configured; return everything measured."""
+    """Run the bench as configured; return everything measured. With a scoped share, the
+    run without scoped entries, then the scoped run (`Measurement.scoped`, no baseline)."""
     run_dir.mkdir(parents=True, exist_ok=True)
     with broker_for(settings) as bootstrap:
-        w = settings.worker
-        d = Deployment(bootstrap, run_dir, alerts_suppress_seconds=str(cfg.suppress_seconds),
-                       worker_batch_within_s=str(w.batch_within_s),
-                       worker_batch_max_messages=str(w.batch_max_messages))
-        baseline_run: BaselineRun | None = None
-        try:
-            gen = TrafficGenerator(cfg.spec, now_ms())
-            plans = []
-            for stream in STREAMS:
-                rate, batch = cfg.rates.get(stream, 0), cfg.batches[stream]
-                if rate > 0:
-                    pool = max(1, int(min(cfg.pool_s, cfg.duration_s) * rate / batch))
-                    plans.append(StreamPlan(stream, rate,
-                                            list(gen.messages(stream, pool, batch, rate))))
-            one = needs_one_record_per_batch(d.settings, bootstrap)
-            loaded = time.monotonic()
-            watchlist_ends = asyncio.run(_load_watchlist(bootstrap, d.topics.watchlist,
-                                                         gen.commands, d.settings))
-            if cfg.baseline_records:
-                watched = [(c["id_type"], c["key"], c["entry_id"]) for c in gen.commands
-                           if c["subject_type"] == "device"]
-                records = _baseline_records(gen, cfg.baseline_records,
-                                            cfg.batches["sensing_json"])
-                baseline_run = BaselineRun(d.settings, bootstrap, watched, records, one, run_dir)
-            ready_s = d.start_worker(60 + len(gen.commands) * WATCHLIST_READY_PER_ENTRY_S)
-            entries = d.watchlist_entries()
-            if entries != len(gen.commands):
-                raise RuntimeError(f"worker holds {entries} entries, {len(gen.commands)} sent")
-            _wait_watchlist_audited(d, watchlist_ends,
-                                    60 + len(gen.commands) * WATCHLIST_AUDIT_PER_ENTRY_S)
-            setup_s = time.monotonic() - loaded
-            phase = asyncio.run(_timed_phase(d, plans, cfg, one))
-            d.stop_worker()
-            baseline = None
-            if baseline_run is not None:
-                baseline = baseline_run.time()
-        finally:
-            if baseline_run is not None:
-                baseline_run.stop()
-            d.close()
+        unscoped = replace(cfg, spec=replace(cfg.spec, scoped_share=0.0))
+        measured = _run_deployment(settings, unscoped, bootstrap, run_dir)
+        if cfg.spec.scoped_share:
+            measured.scoped = _run_deployment(settings, replace(cfg, baseline_records=0),
+                                              bootstrap, run_dir / "scoped")
+    return measured
+
+
+def _run_deployment(settings: Settings, cfg: BenchConfig, bootstrap: str, run_dir: Path
+                    ) -> Measurement:
+    """Run the bench once on a fresh deployment (topics, worker) of the broker."""
+    load_start = load_average()
+    w = settings.worker
+    d = Deployment(bootstrap, run_dir, alerts_suppress_seconds=str(cfg.suppress_seconds),
+                   worker_batch_within_s=str(w.batch_within_s),
+                   worker_batch_max_messages=str(w.batch_max_messages))
+    baseline_run: BaselineRun | None = None
+    try:
+        gen = TrafficGenerator(cfg.spec, now_ms())
+        plans = []
+        for stream in STREAMS:
+            rate, batch = cfg.rates.get(stream, 0), cfg.batches[stream]
+            if rate > 0:
+                pool = max(1, int(min(cfg.pool_s, cfg.duration_s) * rate / batch))
+                plans.append(StreamPlan(stream, rate,
+                                        list(gen.messages(stream, pool, batch, rate))))
+        one = needs_one_record_per_batch(d.settings, bootstrap)
+        loaded = time.monotonic()
+        location_ends = asyncio.run(_load_commands(bootstrap, d.topics.locations,
+                                                   gen.location_commands, "location_id",
+                                                   d.settings))
+        watchlist_ends = asyncio.run(_load_commands(bootstrap, d.topics.watchlist,
+                                                    gen.commands, "entry_id", d.settings))
+        if cfg.baseline_records:
+            watched = [(c["id_type"], c["key"], c["entry_id"]) for c in gen.commands
+                       if c["subject_type"] == "device"]
+            records = _baseline_records(gen, cfg.baseline_records, cfg.batches["sensing_json"])
+            baseline_run = BaselineRun(d.settings, bootstrap, watched, records, one, run_dir)
+        ready_s = d.start_worker(60 + len(gen.commands) * WATCHLIST_READY_PER_ENTRY_S)
+        ready = loads(d.http_text("/readyz"))
+        entries = ready["watchlist_entries"]
+        if (entries, ready["locations"]) != (len(gen.commands), len(gen.location_commands)):
+            raise RuntimeError(f"worker holds {entries} entries and {ready['locations']} "
+                               f"locations, {len(gen.commands)} and "
+                               f"{len(gen.location_commands)} sent")
+        _wait_audited(d, watchlist_audit_group(d.settings), d.topics.watchlist, watchlist_ends,
+                      60 + len(gen.commands) * WATCHLIST_AUDIT_PER_ENTRY_S)
+        _wait_audited(d, locations_audit_group(d.settings), d.topics.locations, location_ends,
+                      60 + len(gen.location_commands) * WATCHLIST_AUDIT_PER_ENTRY_S)
+        setup_s = time.monotonic() - loaded
+        phase = asyncio.run(_timed_phase(d, plans, cfg, one))
+        d.stop_worker()
+        baseline = None
+        if baseline_run is not None:
+            baseline = baseline_run.time()
+    finally:
+        if baseline_run is not None:
+            baseline_run.stop()
+        d.close()
     return Measurement(cfg=cfg, sent=phase.sent, hits=phase.hits, samples=phase.samples,
                        started_ms=phase.started_ms, finished_ms=phase.finished_ms,
                        baseline=baseline, watchlist_entries=entries, worker_ready_s=ready_s,
                        setup_s=setup_s, embedded_broker=not settings.kafka.bootstrap,
-                       one_record_per_batch=one, joins=phase.joins, all_hits=phase.all_hits)
+                       one_record_per_batch=one, joins=phase.joins, all_hits=phase.all_hits,
+                       load_average={"start": load_start, "end": load_average()})

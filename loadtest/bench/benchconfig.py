@@ -88,7 +88,7 @@ def config_from_args(args: argparse.Namespace, suppress_seconds: int) -> BenchCo
             batches[stream] = batch
     spec_changes = {k: getattr(args, k) for k in ("seed", "watchlist_size", "hit_rate",
                                                   "malformed_share", "ocr_noise_rate",
-                                                  "repeat_share")
+                                                  "repeat_share", "scoped_share")
                     if getattr(args, k, None) is not None}
     duration_s = args.duration if args.duration is not None else cfg.duration_s
     pool_s = args.pool_seconds if args.pool_seconds is not None else cfg.pool_s

@@ -1,5 +1,6 @@
 """Turn a bench run's raw measurements into its figures: the JSON result, a markdown
-summary and a PNG plot (rate, lag and latency over time)."""
+summary and a PNG plot (rate, lag and latency over time); with a scoped run, its figures
+beside the unscoped run's and the cost of the scope checks."""
 
 from __future__ import annotations
 
@@ -13,9 +14,13 @@ from loadtest.bench.benchconfig import BenchConfig
 from loadtest.bench.surgereport import surge_figures, surge_markdown
 from loadtest.harness.probes import HitSeen
 from loadtest.traffic.groundtruth import check_hits, suppress
+from loadtest.traffic.scoping import JSON_SENSOR_BASE
 from loadtest.traffic.sender import StreamSent
-from loadtest.traffic.traffic import JSON_SENSOR_BASE, STREAM_FORMAT, STREAMS
+from loadtest.traffic.traffic import STREAM_FORMAT, STREAMS
 
+# Issue 21: scope checks may cost at most this share of the records a worker CPU second
+# takes in, with 10 % of the entries scoped.
+SCOPE_COST_GOAL = 0.10
 # The worker counter (agents/metrics.py `vigil_records_in`) that counts each stream.
 COUNTER_OF_STREAM = {stream: f"records_in/{s.source}/{fmt}"
                      for stream, (s, fmt) in STREAM_FORMAT.items()}
@@ -54,6 +59,8 @@ class Measurement:
     # The hits topic read again after the run (HitReader.read_all): what was produced.
     # None: the live read is taken as complete.
     all_hits: list[HitSeen] | None = None
+    load_average: dict[str, list[float]] | None = None  # at the start and at the end
+    scoped: Measurement | None = None  # the same run again with scoped entries
 
 
 def records_taken_in(sample: Sample, stream: str) -> float:
@@ -182,14 +189,22 @@ def summarize(m: Measurement, command: str) -> dict[str, Any]:
     cpu_s = in_run[-1].cpu_s - in_run[0].cpu_s if len(in_run) > 1 else 0.0
     span_s = (in_run[-1].t_ms - in_run[0].t_ms) / 1000 if len(in_run) > 1 else 0.0
     last = m.samples[-1].counters if m.samples else {}
+    records = sum(s.records for s in m.sent)
     result.update(
         # Hits the workers counted as sent, against those read back: tells a hit never
         # produced from one lost between worker and reader (a restart counts again).
         worker_hits_counted=sum(v for k, v in last.items() if k.startswith("hits/")),
+        # Key matches out of their entry's scope: each planted one must be counted, once.
+        out_of_scope_planted=sum(s.out_of_scope for s in m.sent),
+        worker_out_of_scope_counted=sum(v for k, v in last.items()
+                                        if k.startswith("out_of_scope/")),
         worker_max_rss_bytes=max((s.rss_bytes for s in m.samples), default=0),
         worker_cpu_s=round(cpu_s, 2),
         worker_cpu_percent_mean=round(cpu_s / span_s * 100, 1) if span_s else None,
+        # The rate one worker core would sustain on this traffic (idle time included).
+        worker_records_per_cpu_s=round(records / cpu_s, 1) if cpu_s else None,
         baseline_records_per_s=round(m.baseline["records_per_s"], 1) if m.baseline else None,
+        load_average=m.load_average,
     )
     for stream in STREAMS:
         sent = [s for s in m.sent if s.stream == stream]
@@ -207,7 +222,8 @@ def summarize(m: Measurement, command: str) -> dict[str, Any]:
     base = result["baseline_records_per_s"]
     result["binary_to_baseline_ratio"] = round(binary / base, 1) if base and binary else None
     result["passed"] = bool(result["caught_up"] and not (
-        result["missed_hits"] or result["unexpected_hits"] or result["duplicate_hits"]))
+        result["missed_hits"] or result["unexpected_hits"] or result["duplicate_hits"])
+        and result["worker_out_of_scope_counted"] == result["out_of_scope_planted"])
     rows = timeline(m)
     result.update(
         workers=m.cfg.workers, worker_joins=m.joins, watchlist_entries=m.watchlist_entries,
@@ -224,7 +240,28 @@ def summarize(m: Measurement, command: str) -> dict[str, Any]:
                                         result["target_records_per_s"])
         # An overload run also claims the backlog drains while traffic goes on.
         result["passed"] = result["passed"] and result["surge"]["drained_after_s"] is not None
+    if m.scoped is not None:
+        scoped = summarize(m.scoped, command)
+        result.update(scoped=scoped, scope_cost=scope_cost(result, scoped),
+                      passed=result["passed"] and scoped["passed"])
     return result
+
+
+def scope_cost(unscoped: dict[str, Any], scoped: dict[str, Any]) -> dict[str, Any]:
+    """Return the scoped run's rates beside the unscoped run's, and what the scope checks
+    cost: the share of records per worker CPU second lost (a worker that keeps up takes in
+    every record at either rate, so CPU per record is what the checks show in)."""
+    plain_cpu, scoped_cpu = (unscoped["worker_records_per_cpu_s"],
+                             scoped["worker_records_per_cpu_s"])
+    cost = round(1 - scoped_cpu / plain_cpu, 4) if plain_cpu and scoped_cpu else None
+    plain_rate, scoped_rate = (unscoped["sustained_records_per_s"],
+                               scoped["sustained_records_per_s"])
+    return {"scoped_share": scoped["traffic"]["scoped_share"],
+            "unscoped_records_per_s": plain_rate, "scoped_records_per_s": scoped_rate,
+            "rate_ratio": round(scoped_rate / plain_rate, 4) if plain_rate else None,
+            "unscoped_records_per_cpu_s": plain_cpu, "scoped_records_per_cpu_s": scoped_cpu,
+            "cpu_cost": cost, "goal_cpu_cost_max": SCOPE_COST_GOAL,
+            "goal_met": cost is not None and cost <= SCOPE_COST_GOAL}
 
 
 def _fmt_s(v: float | None) -> str:
@@ -278,8 +315,41 @@ def markdown(result: dict[str, Any], results_dir: Path) -> str:
             + (f"; binary path / baseline = {ratio:,.1f}×." if ratio else "."))
     if "surge" in result:
         lines += surge_markdown(result["surge"])
+    lines.append(_load_line(result["load_average"]))
+    if "scoped" in result:
+        lines += _scope_markdown(result, result["scoped"], result["scope_cost"])
     lines += ["", f"Results: {results_dir}"]
     return "\n".join(lines)
+
+
+def _load_line(load: dict[str, list[float]] | None) -> str:
+    if not load:
+        return "Load average: not measured."
+    return f"Load average (1, 5, 15 min): {load['start']} at start, {load['end']} at end."
+
+
+def _scope_markdown(unscoped: dict[str, Any], scoped: dict[str, Any], cost: dict[str, Any]
+                    ) -> list[str]:
+    lines = ["", f"### Scoped entries: {cost['scoped_share']:.0%} of the entries scoped", "",
+             "The same traffic again on a fresh deployment of the broker, right after. "
+             + _load_line(scoped["load_average"]), "",
+             "| run | sent rec/s | sustained rec/s | worker CPU % | rec per CPU s | expected "
+             "| received | missed | unexpected | out of scope planted | counted |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for name, r in (("unscoped", unscoped), ("scoped", scoped)):
+        lines.append(
+            f"| {name} | {r['sent_records_per_s']:,.0f} | {r['sustained_records_per_s']:,.0f} "
+            f"| {r['worker_cpu_percent_mean']} | {r['worker_records_per_cpu_s'] or 0:,.0f} "
+            f"| {r['expected_hits']:,} | {r['received_hits']:,} | {r['missed_hits']:,} "
+            f"| {r['unexpected_hits']:,} | {r['out_of_scope_planted']:,} "
+            f"| {r['worker_out_of_scope_counted']:,.0f} |")
+    verdict = "met" if cost["goal_met"] else "NOT met"
+    share = "-" if cost["cpu_cost"] is None else f"{cost['cpu_cost']:.1%}"
+    lines += ["", f"Scope checks cost {share} of the records per worker CPU second (goal at "
+                  f"most {cost['goal_cpu_cost_max']:.0%}: {verdict}); scoped / unscoped "
+                  f"sustained rate {cost['rate_ratio']}. Scoped run: "
+                  f"{'PASSED' if scoped['passed'] else 'FAILED'}."]
+    return lines
 
 
 def plot(result: dict[str, Any], path: Path) -> None:

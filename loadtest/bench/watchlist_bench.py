@@ -53,7 +53,7 @@ from loadtest.bench.watchlist_bench_io import (
     write_entries,
 )
 from loadtest.harness.deployment import Deployment, broker_for, sigterm_unwinds
-from loadtest.harness.probes import HitReader
+from loadtest.harness.probes import HitReader, load_average
 from loadtest.traffic.groundtruth import check_hits, suppress
 from loadtest.traffic.traffic import TrafficGenerator, TrafficSpec
 from schemas.clock import now_ms
@@ -196,7 +196,7 @@ async def _hits_back(d: Deployment, hits: HitReader, traffic: Traffic, progress:
 
 def measure(settings: Settings, entries: int, bulk: int, rate: float) -> dict[str, Any]:
     """Run every phase; return the JSON result (fig.FIELDS, fig.EXTRA_FIELDS)."""
-    load_start = _load_average()
+    load_start = load_average()
     run = _Run(entries, bulk, Starter(Progress()))
     run_dir = Path(tempfile.mkdtemp(prefix="vigil-watchlist-bench-"))
     run.notes.append(f"run folder (worker logs): {run_dir}")
@@ -216,7 +216,7 @@ def measure(settings: Settings, entries: int, bulk: int, rate: float) -> dict[st
         finally:
             run.progress.line.done(f"watchlist-bench: run folder {run_dir}")
     result = {"entries": entries, **run.figures,
-              "load_average": {"start": load_start, "end": _load_average()},
+              "load_average": {"start": load_start, "end": load_average()},
               "commit": _commit(run.notes), "notes": run.notes}
     result["goals_met"] = fig.goals_met(result)
     return {k: result[k] for k in (*fig.FIELDS, *fig.EXTRA_FIELDS)}
@@ -298,10 +298,6 @@ def _measure_deployment(d: Deployment, run: _Run, rate: float, rss_empty: int) -
 
 
 _CHECKPOINT_WRITTEN = "watchlist checkpoint written"
-
-
-def _load_average() -> list[float]:
-    return [round(x, 2) for x in os.getloadavg()]
 
 
 def _commit(notes: list[str]) -> str | None:

@@ -1,6 +1,10 @@
 """Which hits a run must produce: from what the generator planted, and from a reference
 matcher over the records themselves; and how the hits read back compare.
 
+A planted sighting of a scoped entry must hit only inside the entry's scope (CONTRACT.md,
+Entry scope): `planted_hits` asks the plain-Python `in_scope_py` at the time the record was
+sent, independently of the product's matcher, which `reference_hits` runs.
+
 Suppression (CONTRACT.md, Hit) is applied here, in the harness, the same way for both:
 after a hit for (entry_id, location_id), sightings of that pair within `suppress_ms` of
 the hit's observed time give no new hit.
@@ -12,12 +16,16 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from loadtest.traffic.planting import Planted
 from loadtest.traffic.traffic import STREAM_SOURCE, Message
 from schemas.hits import Hit, make_hit_id
 from schemas.json import dumps
+from schemas.locations import LocationUpsert, decode_location_command
 from schemas.rejection import Rejected
 from schemas.watchlist import WatchlistEntry, decode_watchlist_command
 from tables.inputs import input_stream
+from tables.locations import LocationDirectory
+from tables.scope_reference import in_scope_py
 from tables.watchlist import Watchlist
 
 EXAMPLES = 5
@@ -35,12 +43,23 @@ class ExpectedHit:
     stream: str
 
 
+def _in_scope(planted: Planted, ts_ms: int) -> bool:
+    return in_scope_py(planted.scope, planted.location_id, planted.areas, ts_ms)
+
+
 def planted_hits(message: Message, ts_ms: int) -> list[ExpectedHit]:
-    """Return the hits the generator planted in `message`, sent with timestamp `ts_ms`."""
+    """Return the hits the generator planted in `message`, sent with timestamp `ts_ms`:
+    its planted sightings inside their entry's scope."""
     source = STREAM_SOURCE[message.stream]
     return [ExpectedHit(make_hit_id(p.entry_id, source, p.location_id, ts_ms), p.entry_id,
                         p.location_id, ts_ms, p.match, message.stream)
-            for p in message.planted]
+            for p in message.planted if _in_scope(p, ts_ms)]
+
+
+def planted_out_of_scope(message: Message, ts_ms: int) -> int:
+    """Return how many planted sightings in `message`, sent with timestamp `ts_ms`, match
+    an entry's key outside its scope: each must give no hit and count as out of scope."""
+    return sum(not _in_scope(p, ts_ms) for p in message.planted)
 
 
 def suppress(hits: Iterable[ExpectedHit], suppress_ms: int) -> list[ExpectedHit]:
@@ -57,9 +76,17 @@ def suppress(hits: Iterable[ExpectedHit], suppress_ms: int) -> list[ExpectedHit]
     return kept
 
 
-def build_watchlist(commands: Iterable[dict], reference_ms: int, max_ttl_days: int) -> Watchlist:
-    """Decode upsert commands as a worker would and return the watchlist they make."""
-    watchlist = Watchlist()
+def build_watchlist(commands: Iterable[dict], reference_ms: int, max_ttl_days: int,
+                    location_commands: Iterable[dict] = ()) -> Watchlist:
+    """Decode upsert commands as a worker would and return the watchlist they make, its
+    scoped entries checked against the locations that `location_commands` upsert."""
+    directory = LocationDirectory()
+    for c in location_commands:
+        location = decode_location_command(dumps(c), c["location_id"].encode())
+        if not isinstance(location, LocationUpsert):
+            raise ValueError(f"generated location command refused: {location}")
+        directory.upsert(location)
+    watchlist = Watchlist(locations=directory)
     for c in commands:
         entry = decode_watchlist_command(dumps(c), c["entry_id"].encode(), reference_ms,
                                          max_ttl_days)

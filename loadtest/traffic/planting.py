@@ -10,18 +10,25 @@ reorder two sightings of one pair while the worker keeps up.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from schemas.scope import Scope
+
 
 @dataclass(frozen=True, slots=True)
 class Planted:
-    """A record the generator placed to hit `entry_id` at `location_id` with rule `match`."""
+    """A record the generator placed to match `entry_id`'s key at `location_id` with rule
+    `match`: a hit when it is in the entry's `scope` (None: everywhere, always), the
+    location belonging to `areas` (as the generator's location commands say)."""
 
     entry_id: str
     location_id: str
     match: str
+    scope: Scope | None = None
+    areas: tuple[str, ...] = ()
 
 
 @dataclass
@@ -33,6 +40,9 @@ class PairPlanner:
     locations: int
     repeat_share: float
     min_gap_ms: int
+    # (entry, candidate location) -> where that entry is sighted instead (scoped entries
+    # inside or outside their places); None: at the candidate.
+    place: Callable[[int, int], int] | None = None
     _used: set[tuple[int, int]] = field(default_factory=set)
     _history: deque[tuple[int, tuple[int, int]]] = field(default_factory=deque)
     _ready: list[tuple[int, int]] = field(default_factory=list)
@@ -41,8 +51,8 @@ class PairPlanner:
         """Return `count` distinct pairs for one message planned at `planned_ms`.
 
         `locations` holds one candidate location index per pair (chosen by the caller with
-        its load model); a fresh pair keeps it unless that pair exists already, a repeat
-        brings its own.
+        its load model); a fresh pair keeps it (or where `place` puts its entry) unless that
+        pair exists already, a repeat brings its own.
         """
         while self._history and self._history[0][0] <= planned_ms - self.min_gap_ms:
             self._ready.append(self._history.popleft()[1])
@@ -55,7 +65,8 @@ class PairPlanner:
                 if candidate not in taken:
                     pair = candidate
             while pair is None:
-                candidate = (int(self.rng.integers(0, self.entries)), int(loc))
+                entry = int(self.rng.integers(0, self.entries))
+                candidate = (entry, self.place(entry, int(loc)) if self.place else int(loc))
                 if candidate not in self._used:
                     pair = candidate
                 else:  # that pair exists already: another location for this one

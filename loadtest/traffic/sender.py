@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from aiokafka import AIOKafkaProducer
 
 from loadtest.harness.probes import wall_ms
-from loadtest.traffic.groundtruth import ExpectedHit, planted_hits
+from loadtest.traffic.groundtruth import ExpectedHit, planted_hits, planted_out_of_scope
 from loadtest.traffic.surge import Surge, due_times
 from loadtest.traffic.traffic import Message
 from schemas.clock import now_ms
@@ -33,6 +33,7 @@ class StreamSent:
     stream: str
     sends: list[tuple[int, int, int]] = field(default_factory=list)
     expected: list[ExpectedHit] = field(default_factory=list)
+    out_of_scope: int = 0  # planted sightings that match a key outside the entry's scope
     # Send time to broker ack, per message: separates a slow broker or producer from a
     # slow worker when latency is high.
     ack_ms: list[float] = field(default_factory=list)
@@ -74,6 +75,7 @@ async def send_plan(producer: AIOKafkaProducer, topics: TopicNames, plan: Stream
         pending.append(fut)
         out.sends.append((ts, msg.records, msg.records - msg.broken))
         out.expected += planted_hits(msg, ts)
+        out.out_of_scope += planted_out_of_scope(msg, ts)
         if len(pending) >= IN_FLIGHT:
             await asyncio.gather(*pending)
             pending.clear()

@@ -4,7 +4,9 @@ Reproducible from a seed. Devices are re-sighted with a heavy tail (Pareto popul
 few seen constantly, most rarely); sensors follow a diurnal load curve over a synthetic
 day of `day_s` seconds; plates are Chinese provincial and British, with OCR noise from the
 contract's confusion classes; check-ins carry valid GB 11643 numbers. A share of records
-comes from the watchlist (`hit_rate`) and a share is malformed (`malformed_share`).
+comes from the watchlist (`hit_rate`) and a share is malformed (`malformed_share`). A share
+of the entries (`scoped_share`) carries a scope, and their planted sightings fall inside or
+outside it (`loadtest.traffic.scoping`).
 
 Messages are built before they are sent, with a placeholder timestamp that the sender
 replaces with the real send time (`Message.stamped`): latency is then measured from the
@@ -16,11 +18,13 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 
 from loadtest.traffic import identifiers as ids
 from loadtest.traffic.planting import PairPlanner, Planted
+from loadtest.traffic.scoping import SUBJECT_STREAMS, ScopePlan, areas_of, location_id
 from schemas.json import dumps
 from schemas.normalize import ID_TYPE_CODES, ID_TYPE_NAMES, canonical_plate
 from schemas.sensing import HEADER_BYTES, MAGIC, RECORD_DTYPE, SENSING_CONTENT_TYPE
@@ -35,11 +39,13 @@ STREAM_TOPIC = {stream: s.name for stream, (s, _) in STREAM_FORMAT.items()}
 STREAM_SOURCE = {stream: s.source for stream, (s, _) in STREAM_FORMAT.items()}
 TS_PLACEHOLDER = 9_999_999_999_999  # 13 digits, like every epoch-ms time until 2286
 _TS_BYTES = str(TS_PLACEHOLDER).encode()
-JSON_SENSOR_BASE = 500_000  # JSON sensors are numbered apart from binary ones
 DAY_MS = 86_400_000
 LISTS = {"device": ("wanted-persons", 1), "plate": ("stolen-vehicles", 2),
          "document": ("missing-persons", 3)}
 BINARY_HEADERS = (("content-type", SENSING_CONTENT_TYPE.encode()),)
+SUBJECT_OF_STREAM = {stream: subject for subject, streams in SUBJECT_STREAMS.items()
+                     for stream in streams}
+SCOPE_STREAM = 21  # the scopes' random stream: np.random.default_rng([seed, SCOPE_STREAM])
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,7 @@ class TrafficSpec:
     cameras: int = 500
     properties: int = 5_000
     day_s: float = 86_400.0
+    scoped_share: float = 0.0  # entries with a scope; about half their sightings fall outside
 
 
 @dataclass(frozen=True)
@@ -104,21 +111,31 @@ class TrafficGenerator:
         self.start_ms = start_ms
         self.rng = np.random.default_rng(spec.seed)
         self._devices, self._plates, self._docs = _Entries(), _Entries(), _Entries()
-        self.commands = self._build_watchlist()
+        self._entries = {"device": self._devices, "plate": self._plates, "document": self._docs}
+        self._build_keys()
+        self.scopes = ScopePlan(
+            np.random.default_rng([spec.seed, SCOPE_STREAM]), spec.scoped_share, start_ms,
+            {"device": (len(self._devices.keys), spec.sensors),
+             "plate": (len(self._plates.keys), spec.cameras),
+             "document": (len(self._docs.keys), spec.properties)})
+        self.commands = self._watchlist_commands()
+        # What the harness writes to `vigil.locations` before traffic: the areas of locations.
+        self.location_commands = self.scopes.location_commands()
         self._population = self._build_population()
         self._sensor_weight = self.rng.pareto(2.0, spec.sensors) + 1
         self._sensor_peak = self.rng.random(spec.sensors)
         self._background_plates = ids.plates(self.rng, 20_000, watched=False)
         gap = int(spec.repeat_min_gap_s * 1000)
-        sizes = {"sensing_binary": (len(self._devices.keys), spec.sensors),
-                 "sensing_json": (len(self._devices.keys), spec.sensors),
-                 "plates": (len(self._plates.keys), spec.cameras),
-                 "checkins": (len(self._docs.keys), spec.properties)}
-        self._planners = {s: PairPlanner(self.rng, max(1, e), loc, spec.repeat_share, gap)
-                          for s, (e, loc) in sizes.items()}
+        self._planners = {}
+        for stream in STREAMS:
+            subject = SUBJECT_OF_STREAM[stream]
+            entries, locations = self.scopes.sizes[subject]
+            place = partial(self.scopes.place, subject) if spec.scoped_share else None
+            self._planners[stream] = PairPlanner(self.rng, max(1, entries), locations,
+                                                 spec.repeat_share, gap, place)
 
     # -- watchlist --------------------------------------------------------------------------
-    def _build_watchlist(self) -> list[dict]:
+    def _build_keys(self) -> None:
         n = self.spec.watchlist_size
         n_plates, n_docs = n // 5, n // 10
         n_devices = n - n_plates - n_docs
@@ -140,8 +157,10 @@ class TrafficGenerator:
                      + ids.distinct(lambda m: ids.passports(self.rng, m, True), n_passports))
         docs.kinds = ["national_id"] * (n_docs - n_passports) + ["passport"] * n_passports
         docs.matches = ["exact"] * n_docs
+
+    def _watchlist_commands(self) -> list[dict]:
         commands = []
-        for subject, entries in (("device", d), ("plate", p), ("document", docs)):
+        for subject, entries in self._entries.items():
             name, priority = LISTS[subject]
             for i, key in enumerate(entries.keys):
                 entry_id = f"W-LT-{len(commands):07d}"
@@ -156,6 +175,9 @@ class TrafficGenerator:
                     cmd["doc_type"] = entries.kinds[i]
                 else:
                     cmd["match"] = entries.matches[i]
+                scope = self.scopes.scope_command(subject, i)
+                if scope is not None:
+                    cmd["scope"] = scope
                 commands.append(cmd)
         return commands
 
@@ -205,6 +227,12 @@ class TrafficGenerator:
         locations = self._locations(n_locations, len(rows), planned_ms)
         return self._planners[stream].pairs(len(rows), locations, planned_ms)
 
+    def _planted(self, stream: str, entry: int, loc: int, match: str) -> Planted:
+        """Return what a planted sighting of entry `entry` at location `loc` is."""
+        subject = SUBJECT_OF_STREAM[stream]
+        return Planted(self._entries[subject].entry_ids[entry], location_id(stream, loc), match,
+                       self.scopes.scope_of(subject, entry), areas_of(loc))
+
     def _sensing_message(self, stream: str, n: int, planned_ms: int) -> Message:
         recs = np.zeros(n, dtype=RECORD_DTYPE)
         recs["ts"] = TS_PLACEHOLDER
@@ -214,23 +242,22 @@ class TrafficGenerator:
         plant_rows, broken_rows = self._split(n)
         planted = []
         d = self._devices
-        base = 1 if stream == "sensing_binary" else JSON_SENSOR_BASE + 1
         for row, (entry, loc) in zip(plant_rows, self._plant(stream, plant_rows,
                                                              self.spec.sensors, planned_ms),
                                      strict=True):
             recs["id_type"][row] = ID_TYPE_CODES[d.kinds[entry]]
             recs["device_id"][row] = d.keys[entry].encode()
             recs["sensor_id"][row] = loc + 1
-            planted.append(Planted(d.entry_ids[entry], f"S-{base + loc:06d}", "exact"))
+            planted.append(self._planted(stream, entry, loc, "exact"))
         recs["id_type"][broken_rows] = 9  # not an id_type code: bad_id_type
         if stream == "sensing_binary":
             value = MAGIC + n.to_bytes(4, "little") + recs.tobytes()
             return Message(stream, None, value, BINARY_HEADERS, n, len(broken_rows),
                            tuple(planted))
-        return Message(stream, None, self._sensing_json(recs, base), (), n, len(broken_rows),
+        return Message(stream, None, self._sensing_json(recs), (), n, len(broken_rows),
                        tuple(planted))
 
-    def _sensing_json(self, recs: np.ndarray, base: int) -> bytes:
+    def _sensing_json(self, recs: np.ndarray) -> bytes:
         styles = self.rng.integers(0, 3, size=len(recs))
         out = []
         for r, style in zip(recs.tolist(), styles, strict=True):
@@ -241,15 +268,16 @@ class TrafficGenerator:
             name = ID_TYPE_NAMES.get(code)
             if name is None:  # a broken row: the JSON twin of a bad id code
                 name, device_id = "mac", "not-a-device"
-            out.append({"sensor_id": f"S-{base + sensor - 1:06d}", "ts": ts, "id_type": name,
-                        "device_id": device_id, "rssi": rssi})
+            out.append({"sensor_id": location_id("sensing_json", sensor - 1), "ts": ts,
+                        "id_type": name, "device_id": device_id, "rssi": rssi})
         return dumps(out)
 
     def _plates_message(self, stream: str, n: int, planned_ms: int) -> Message:
         pool = self._background_plates
         picks = self.rng.integers(0, len(pool), size=n)
         plates = [pool[i] for i in picks.tolist()]
-        cameras = [f"C-{c + 1:04d}" for c in self._locations(self.spec.cameras, n, planned_ms)]
+        cameras = [location_id(stream, c)
+                   for c in self._locations(self.spec.cameras, n, planned_ms).tolist()]
         plant_rows, broken_rows = self._split(n)
         planted = []
         p = self._plates
@@ -258,11 +286,11 @@ class TrafficGenerator:
             key = p.keys[entry]
             noisy = self.rng.random() < self.spec.ocr_noise_rate
             plates[row] = ids.ocr_variant(self.rng, key) if noisy else key
-            cameras[row] = f"C-{loc + 1:04d}"
+            cameras[row] = location_id(stream, loc)
             if plates[row] == key:
-                planted.append(Planted(p.entry_ids[entry], cameras[row], "exact"))
+                planted.append(self._planted(stream, entry, loc, "exact"))
             elif p.matches[entry] == "ocr-tolerant":
-                planted.append(Planted(p.entry_ids[entry], cameras[row], "ocr-tolerant"))
+                planted.append(self._planted(stream, entry, loc, "ocr-tolerant"))
             # An exact entry read through OCR noise is a near miss: no hit.
         shown = [_display_plate(plate) for plate in plates]
         for row in broken_rows.tolist():
@@ -278,7 +306,7 @@ class TrafficGenerator:
                    + ids.passports(self.rng, n_passports, False))
         kinds = ["national_id"] * (n - n_passports) + ["passport"] * n_passports
         props = self._locations(self.spec.properties, n, planned_ms)
-        rows = [{"property_id": f"P-{pr + 1:05d}", "ts": TS_PLACEHOLDER, "doc_type": k,
+        rows = [{"property_id": location_id(stream, pr), "ts": TS_PLACEHOLDER, "doc_type": k,
                  "doc_number": num, "name": "synthetic guest", "nationality": "CN"}
                 for pr, k, num in zip(props.tolist(), kinds, numbers, strict=True)]
         plant_rows, broken_rows = self._split(n)
@@ -286,9 +314,9 @@ class TrafficGenerator:
         docs = self._docs
         pairs = self._plant(stream, plant_rows, self.spec.properties, planned_ms)
         for row, (entry, loc) in zip(plant_rows.tolist(), pairs, strict=True):
-            rows[row].update(property_id=f"P-{loc + 1:05d}", doc_type=docs.kinds[entry],
+            rows[row].update(property_id=location_id(stream, loc), doc_type=docs.kinds[entry],
                              doc_number=docs.keys[entry])
-            planted.append(Planted(docs.entry_ids[entry], rows[row]["property_id"], "exact"))
+            planted.append(self._planted(stream, entry, loc, "exact"))
         for row in broken_rows.tolist():
             rows[row].update(doc_type="national_id",
                              doc_number=ids.corrupt_check_digit(ids.national_ids(

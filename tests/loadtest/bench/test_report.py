@@ -123,3 +123,45 @@ def test_hits_are_counted_from_the_complete_read_and_timed_from_the_live_one() -
     assert r["latency_p50_s"] == 0.1  # h-1 only: h-3 has no live read time
     m.all_hits = None  # without a complete read, the live one is all there is
     assert summarize(m, "bench")["missed_hits"] == 1
+
+
+def _passing(cpu_per_s: float, out_of_scope: int, counted: float) -> Measurement:
+    """A run without a wrong hit whose worker used `cpu_per_s` CPU seconds a second and
+    counted `counted` matches out of scope, `out_of_scope` of them planted."""
+    m = _measurement()
+    m.hits = [m.hits[0], m.hits[2]]  # h-1 once and h-3: what was expected
+    m.sent[0].out_of_scope = out_of_scope
+    m.samples = [replace(s, cpu_s=(s.t_ms - T0) / 1000 * cpu_per_s,
+                         counters={**s.counters, "out_of_scope/sensing": counted})
+                 for s in m.samples]
+    return m
+
+
+def test_a_scoped_run_reports_its_rate_beside_the_unscoped_and_the_cost_per_cpu_second(
+        tmp_path: Path) -> None:
+    m = _passing(0.5, 0, 0.0)
+    m.load_average = {"start": [1.0, 1.0, 1.0], "end": [2.0, 1.0, 1.0]}
+    m.scoped = _passing(0.55, 7, 7.0)
+    m.scoped.cfg = replace(QUICK, spec=replace(QUICK.spec, scoped_share=0.1))
+    r = summarize(m, "bench --scoped-share 0.1")
+    assert r["passed"] and r["scoped"]["passed"]
+    assert r["scoped"]["out_of_scope_planted"] == r["scoped"]["worker_out_of_scope_counted"] == 7
+    # 4,200 records; CPU from the 2 s sample to the 8 s one: 3 s, then 3.3 s.
+    cost = r["scope_cost"]
+    assert (cost["unscoped_records_per_cpu_s"], cost["scoped_records_per_cpu_s"]) == (1400.0,
+                                                                                     1272.7)
+    assert cost["cpu_cost"] == 0.0909 and cost["goal_met"] and cost["rate_ratio"] == 1.0
+    assert cost["scoped_share"] == 0.1
+    text = markdown(r, tmp_path)
+    assert "Scope checks cost 9.1% of the records per worker CPU second" in text
+    assert "| scoped | 1,050 | 1,050 |" in text and "[1.0, 1.0, 1.0] at start" in text
+    m.scoped = _passing(0.75, 7, 7.0)  # half as much CPU again per record
+    assert not summarize(m, "bench")["scope_cost"]["goal_met"]
+
+
+def test_an_out_of_scope_match_the_worker_did_not_count_fails_the_run() -> None:
+    m = _passing(0.5, 0, 0.0)
+    assert summarize(m, "bench")["passed"]
+    m.scoped = _passing(0.5, 7, 6.0)
+    r = summarize(m, "bench")
+    assert not r["scoped"]["passed"] and not r["passed"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 
 import pytest
 
@@ -11,35 +12,47 @@ from loadtest.traffic.groundtruth import (
     build_watchlist,
     check_hits,
     planted_hits,
+    planted_out_of_scope,
     reference_hits,
     suppress,
 )
+from loadtest.traffic.scoping import HOURS_ZONES
 from loadtest.traffic.traffic import STREAMS, TrafficGenerator, TrafficSpec
 from schemas.json import loads
 from schemas.normalize import canonical_plate
+from tables.scope_reference import in_scope_py
 
 START_MS = 1_795_000_000_000
 SPEC = TrafficSpec(seed=11, watchlist_size=3_000, hit_rate=0.03, malformed_share=0.01,
                    ocr_noise_rate=0.5, repeat_share=0.4, repeat_min_gap_s=0.2, devices=20_000,
                    sensors=50, cameras=20, properties=30)
+SCOPED = replace(SPEC, scoped_share=0.3)
 SUPPRESS_MS = 1_000
 
 
 def _run(stream: str, spec: TrafficSpec = SPEC, count: int = 60, batch: int = 200):
     """Send `count` messages on paper, 100 ms apart; return (generator view, reference view,
     rejections the decoders found, records the generator broke)."""
+    planted, reference, rejected, broken, _ = _run_scoped(stream, spec, count, batch)
+    return planted, reference, rejected, broken
+
+
+def _run_scoped(stream: str, spec: TrafficSpec, count: int = 60, batch: int = 200):
+    """As `_run`, also returning (planted sightings out of scope, the same counted by the
+    reference matcher); its watchlist reads the generator's location commands."""
     gen = TrafficGenerator(spec, START_MS)
-    watchlist = build_watchlist(gen.commands, START_MS, 90)
+    watchlist = build_watchlist(gen.commands, START_MS, 90, gen.location_commands)
     planted, reference, rejected = [], [], []
-    broken = 0
+    broken = out_of_scope = 0
     for i, msg in enumerate(gen.messages(stream, count, batch, rate=batch * 10)):
         ts = START_MS + 1_000 + 100 * i
         broken += msg.broken
         planted += planted_hits(msg, ts)
+        out_of_scope += planted_out_of_scope(msg, ts)
         found, bad = reference_hits(watchlist, msg, msg.stamped(ts), ts)
         reference += found
         rejected += bad
-    return planted, reference, rejected, broken
+    return planted, reference, rejected, broken, (out_of_scope, watchlist.out_of_scope)
 
 
 @pytest.mark.parametrize("stream", STREAMS)
@@ -52,6 +65,46 @@ def test_planted_hits_are_exactly_what_the_reference_matcher_finds(stream: str) 
     kept = suppress(planted, SUPPRESS_MS)
     assert 0 < len(kept) < len(planted), "repeats within the window were suppressed"
     assert {h.hit_id for h in kept} == {h.hit_id for h in suppress(reference, SUPPRESS_MS)}
+
+
+@pytest.mark.parametrize("stream", STREAMS)
+def test_scoped_entries_hit_exactly_where_the_reference_matcher_finds_them(stream: str) -> None:
+    planted, reference, _, _, (out_of_scope, counted) = _run_scoped(stream, SCOPED)
+    assert {(h.hit_id, h.match) for h in planted} == {(h.hit_id, h.match) for h in reference}
+    assert Counter(h.hit_id for h in reference) == Counter(h.hit_id for h in planted)
+    assert out_of_scope > 10 and counted == out_of_scope, "each sighting out of scope dropped"
+    kept = suppress(planted, SUPPRESS_MS)
+    assert {h.hit_id for h in kept} == {h.hit_id for h in suppress(reference, SUPPRESS_MS)}
+
+
+def _scope_kind(scope) -> str:
+    return "locations" if scope.locations else "areas" if scope.areas else "hours"
+
+
+def test_every_kind_of_scope_is_sighted_both_inside_and_outside() -> None:
+    gen = TrafficGenerator(SCOPED, START_MS)
+    outcomes = Counter()
+    for stream in STREAMS:
+        for i, msg in enumerate(gen.messages(stream, 60, 200, rate=2_000)):
+            ts = START_MS + 1_000 + 100 * i
+            outcomes.update((_scope_kind(p.scope), in_scope_py(p.scope, p.location_id, p.areas, ts))
+                            for p in msg.planted if p.scope is not None)
+    for kind in ("locations", "areas", "hours"):
+        assert outcomes[kind, True] > 5 and outcomes[kind, False] > 5, (kind, outcomes)
+
+
+def test_scoped_share_of_entries_with_every_kind_and_both_zones_same_keys_as_unscoped() -> None:
+    scoped = TrafficGenerator(SCOPED, START_MS)
+    plain = TrafficGenerator(SPEC, START_MS)
+    with_scope = [c for c in scoped.commands if "scope" in c]
+    assert len(with_scope) == pytest.approx(0.3 * len(scoped.commands), abs=3)
+    assert {z for c in with_scope if (z := c["scope"].get("tz"))} == set(HOURS_ZONES)
+    assert {next(iter(c["scope"])) for c in with_scope} == {"locations", "areas", "hours"}
+    assert [{k: v for k, v in c.items() if k != "scope"} for c in scoped.commands] == plain.commands
+    assert not any("scope" in c for c in plain.commands)
+    kinds = Counter(c["kind"] for c in scoped.location_commands)
+    assert set(kinds) == {"sensor", "camera", "property"} and all(c["areas"] for c in
+                                                                   scoped.location_commands)
 
 
 def test_plate_noise_gives_ocr_tolerant_hits_and_near_misses() -> None:
