@@ -30,10 +30,11 @@ from mode import Service
 from agents.audit import AuditTrail
 from agents.consumer_lag import export_lag, member_lag
 from agents.context import WorkerContext
-from agents.watchlist import judge_command
+from agents.watchlist import Command, judge_command
 from schemas.audit_events import watchlist_record_event
 from schemas.clock import now_ms
 from schemas.rejection import Rejected, encode_deadletter
+from schemas.watchlist_commands import decode_watchlist_commands
 from streams.batch_writer import BatchWriter
 from streams.delivery import Destination, Outgoing, deliver
 from streams.restarting import keep_running
@@ -60,30 +61,41 @@ class AuditBatch:
     offsets: dict[TopicPartition, int] = field(default_factory=dict)  # to commit after
 
 
+def judge_commands(records: Sequence, max_ttl_days: int) -> list[Command | None]:
+    """Judge watchlist records (aiokafka ConsumerRecords) as `judge_command` does, decoding
+    them in one call: the verdict of each, None for a tombstone."""
+    live = [rec for rec in records if rec.value is not None]
+    try:
+        verdicts = iter(decode_watchlist_commands(
+            [rec.value for rec in live], [rec.key for rec in live],
+            [rec.timestamp for rec in live], max_ttl_days))
+    except Exception:  # a decoder bug: each record alone, the failing ones refused
+        log.exception("watchlist decoder failed on a batch")
+        return [judge_command(rec.value, rec.key, rec.timestamp, max_ttl_days)
+                for rec in records]
+    return [None if rec.value is None else next(verdicts) for rec in records]
+
+
 def audit_batch(batches: Mapping[TopicPartition, Sequence], trail: AuditTrail,
                 max_ttl_days: int, at_ms: int, deadletter_topic: Destination) -> AuditBatch:
     """Judge each record of `batches` (a `getmany` answer: aiokafka ConsumerRecords, with
     topic, partition, offset, key, value and timestamp in ms) as it was when written, and
     return their audit events sealed into `trail`'s chain, the dead letters of the refused,
     and the offsets to commit once the broker has both."""
+    records = [rec for recs in batches.values() for rec in recs]
     events = []
     dead_letters: list[Outgoing] = []
     rejected: dict[str, int] = {}
-    offsets: dict[TopicPartition, int] = {}
-    for tp, records in batches.items():
-        if not records:
-            continue
-        for rec in records:
-            command = judge_command(rec.value, rec.key, rec.timestamp, max_ttl_days)
-            source = {"topic": rec.topic, "partition": rec.partition, "offset": rec.offset}
-            events.append(watchlist_record_event(command, rec.key, source, at_ms))
-            if isinstance(command, Rejected):
-                rejected[command.reason] = rejected.get(command.reason, 0) + 1
-                dead_letters.append(Outgoing(
-                    deadletter_topic, rec.topic.encode(),
-                    encode_deadletter(command, rec.value, rec.topic, rec.partition, rec.offset)))
-        offsets[tp] = records[-1].offset + 1
+    for rec, command in zip(records, judge_commands(records, max_ttl_days), strict=True):
+        source = {"topic": rec.topic, "partition": rec.partition, "offset": rec.offset}
+        events.append(watchlist_record_event(command, rec.key, source, at_ms))
+        if isinstance(command, Rejected):
+            rejected[command.reason] = rejected.get(command.reason, 0) + 1
+            dead_letters.append(Outgoing(
+                deadletter_topic, rec.topic.encode(),
+                encode_deadletter(command, rec.value, rec.topic, rec.partition, rec.offset)))
     values, checkpoints = trail.seal_batch(events)
+    offsets = {tp: recs[-1].offset + 1 for tp, recs in batches.items() if recs}
     return AuditBatch(values, checkpoints, dead_letters, rejected, offsets)
 
 

@@ -24,6 +24,8 @@ COMMAND_PLUGINS = "vigil.commands"
 
 # Field that becomes the message key, per input topic (the contract's "key" column).
 KEY_FIELDS = {**{s.name: s.key_field for s in INPUT_STREAMS}, "watchlist": "entry_id"}
+# Lines of `vigil watchlist load` decoded in one call (a bulk load's largest cost).
+LOAD_DECODED_TOGETHER = 10_000
 
 
 def _lines(source: str) -> Iterator[tuple[int, bytes]]:
@@ -95,9 +97,10 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_watchlist_load(settings: Settings, args: argparse.Namespace) -> int:
     import asyncio
+    from itertools import islice
 
     from schemas.rejection import Rejected
-    from schemas.watchlist import decode_watchlist_command
+    from schemas.watchlist_commands import decode_watchlist_commands
     from streams.keyed_writer import write_keyed
     from streams.topics import ensure_topics, topic_names
 
@@ -108,14 +111,19 @@ def cmd_watchlist_load(settings: Settings, args: argparse.Namespace) -> int:
 
     def accepted() -> Iterator[tuple[bytes, bytes]]:
         nonlocal refused
-        for n, line in _lines(args.file):
-            cmd = decode_watchlist_command(line, None, now_ms(),
-                                           settings.watchlist.max_ttl_days)
-            if isinstance(cmd, Rejected):
-                refused += 1
-                print(f"{args.file}:{n}: refused: {cmd.reason}: {cmd.detail}", file=sys.stderr)
-                continue
-            yield cmd.entry_id.encode(), line
+        lines = _lines(args.file)
+        while chunk := list(islice(lines, LOAD_DECODED_TOGETHER)):
+            values = [line for _, line in chunk]
+            verdicts = decode_watchlist_commands(values, [None] * len(values),
+                                                 [now_ms()] * len(values),
+                                                 settings.watchlist.max_ttl_days)
+            for (n, line), cmd in zip(chunk, verdicts, strict=True):
+                if isinstance(cmd, Rejected):
+                    refused += 1
+                    print(f"{args.file}:{n}: refused: {cmd.reason}: {cmd.detail}",
+                          file=sys.stderr)
+                    continue
+                yield cmd.entry_id.encode(), line
 
     sent = asyncio.run(write_keyed(bootstrap, topic, accepted(), settings))
     print(f"watchlist: {sent} commands sent to {topic}, {refused} refused")
