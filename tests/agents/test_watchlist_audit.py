@@ -23,6 +23,8 @@ from schemas.audit_signing import (
     verify_checkpoints,
 )
 from schemas.json import dumps, loads
+from schemas.rejection import Rejected
+from schemas.watchlist import decode_watchlist_command
 from tests.agents.fixtures import make_context
 
 T0 = 1_795_000_000_000
@@ -155,3 +157,23 @@ def test_expiries_are_audited_for_the_owned_partitions_only() -> None:
     assert asyncio.run(run(None)) == ["0"]  # ownership unknown: the next tick decides
     assert asyncio.run(run(frozenset({1}))) == ["2", "W-2"]
     assert asyncio.run(run(frozenset())) == ["2"]
+
+
+def test_a_batch_the_decoder_fails_on_is_judged_record_by_record(monkeypatch) -> None:
+    import agents.watchlist as reader
+    import agents.watchlist_audit as audit
+
+    def broken_batch(*_args):
+        raise RuntimeError("decoder bug")
+
+    def broken_on_w3(value, key, *args):
+        if key == b"W-3":
+            raise RuntimeError("decoder bug")
+        return decode_watchlist_command(value, key, *args)
+
+    monkeypatch.setattr(audit, "decode_watchlist_commands", broken_batch)
+    monkeypatch.setattr(reader, "decode_watchlist_command", broken_on_w3)
+    records = [rec for recs in batches().values() for rec in recs]
+    verdicts = audit.judge_commands(records, 90)
+    assert [v.reason if isinstance(v, Rejected) else type(v).__name__ for v in verdicts] == [
+        "WatchlistEntry", "internal_error", "bad_json", "WatchlistDelete", "NoneType"]
