@@ -12,7 +12,7 @@ from aiokafka import TopicPartition
 from agents.audit import AuditTrail
 from agents.metrics import build_metrics
 from agents.watchlist import apply_command, expire_entries, judge_command
-from agents.watchlist_audit import _Ownership, audit_batch
+from agents.watchlist_audit import AuditBatch, _Ownership, audit_batch, split_batches
 from schemas.audit import event_hash, verify_chain
 from schemas.audit_signing import (
     CheckpointSigner,
@@ -177,3 +177,21 @@ def test_a_batch_the_decoder_fails_on_is_judged_record_by_record(monkeypatch) ->
     verdicts = audit.judge_commands(records, 90)
     assert [v.reason if isinstance(v, Rejected) else type(v).__name__ for v in verdicts] == [
         "WatchlistEntry", "internal_error", "bad_json", "WatchlistDelete", "NoneType"]
+
+
+def test_a_batch_audited_in_chunks_is_the_batch_audited_at_once() -> None:
+    metrics = build_metrics()
+    whole = audit_batch(batches(), AuditTrail("AUDIT", metrics.audit_events, 0, "w1"), 90, T0,
+                        "DLQ")
+    for size in range(1, 7):
+        trail = AuditTrail("AUDIT", metrics.audit_events, 0, "w1")
+        chunks = list(split_batches(batches(), size))
+        assert all(sum(map(len, c.values())) <= size for c in chunks)
+        assert [r.offset for c in chunks for rs in c.values() for r in rs] == [
+            10, 11, 12, 5, 6]
+        chunked = AuditBatch([], [], [], {})
+        for chunk in chunks:
+            chunked.extend(audit_batch(chunk, trail, 90, T0, "DLQ"))
+        assert (chunked.values, chunked.rejected, chunked.offsets) == (
+            whole.values, whole.rejected, whole.offsets)
+        assert [m.value for m in chunked.dead_letters] == [m.value for m in whole.dead_letters]
