@@ -23,8 +23,9 @@ from streams.clients import BULK_BATCH_BYTES
 from streams.partitioning import default_partitions
 from streams.security import aiokafka_security
 
-# Records whose partitions are computed together (one call into the compiled partitioner).
-PARTITIONED_TOGETHER = 10_000
+# Records whose partitions are computed together (one call into the compiled partitioner;
+# the event loop, and so the producer's acks, waits until they are appended to batches).
+PARTITIONED_TOGETHER = 1_000
 
 
 async def write_keyed(bootstrap: str, topic: str, records: Iterable[tuple[bytes, bytes]],
