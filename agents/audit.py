@@ -14,11 +14,12 @@ gauge `vigil_audit_checkpoint_events{producer}`.
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import socket
 import stat
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -95,24 +96,28 @@ class AuditTrail:
         return Outgoing(_AndCheckpoint(self.topic, checkpoint, lambda: self._acked(count)),
                         None, value)
 
-    def seal_batch(self, events: Iterable[dict[str, Any]]) -> tuple[list[bytes], list[int]]:
+    def seal_batch(self, events: Sequence[dict[str, Any]]) -> tuple[list[bytes], list[int]]:
         """Seal `events` in order and return the audit topic's values for them, each
         checkpoint that came due right after its event, and the counts of those checkpoints:
         the caller writes the values and, once the broker has them all, calls `acked`."""
-        values: list[bytes] = []
-        checkpoints: list[int] = []
-        types: dict[str, int] = {}
-        seal, every, signing = self.chain.seal_encoded, self._every, self.signer is not None
-        for event in events:
-            kind = event["type"]
-            types[kind] = types.get(kind, 0) + 1
-            values.append(seal(event))
-            self._since += 1
-            if signing and self._since >= every:
-                checkpoint, count = self._seal_checkpoint()
-                values.append(checkpoint)
-                checkpoints.append(count)
-        for kind, n in types.items():
+        if self.signer is None:
+            values = self.chain.seal_many(events)
+            self._since += len(events)
+            checkpoints: list[int] = []
+        else:
+            values, checkpoints = [], []
+            start = 0
+            while start < len(events):
+                # The events up to the next checkpoint sealed in one go, then the checkpoint.
+                end = min(len(events), start + max(1, self._every - self._since))
+                values += self.chain.seal_many(events[start:end])
+                self._since += end - start
+                start = end
+                if self._since >= self._every:
+                    checkpoint, count = self._seal_checkpoint()
+                    values.append(checkpoint)
+                    checkpoints.append(count)
+        for kind, n in collections.Counter(event["type"] for event in events).items():
             self._counter.labels(kind).inc(n)
         return values, checkpoints
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import faust
@@ -72,10 +73,12 @@ def apply_location(directory: LocationDirectory, command: Command | None,
 
 def location_record_audit(settings: Settings) -> RecordAudit:
     """Return the RecordAudit of `vigil.locations` (no setting changes a verdict)."""
-    def audit(rec: Any, source: dict[str, Any], at_ms: int) -> tuple[Event, Rejected | None]:
-        command = judge_location(rec.value, rec.key)
-        event = location_record_event(command, rec.key, source, at_ms)
-        return event, command if isinstance(command, Rejected) else None
+    def audit(records: Sequence[Any], sources: list[dict[str, Any]], at_ms: int
+              ) -> list[tuple[Event, Rejected | None]]:
+        commands = [judge_location(rec.value, rec.key) for rec in records]
+        return [(location_record_event(command, rec.key, source, at_ms),
+                 command if isinstance(command, Rejected) else None)
+                for rec, source, command in zip(records, sources, commands, strict=True)]
     return audit
 
 

@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Iterator
+from itertools import islice
 from typing import BinaryIO
 
 from cli.progress import ProgressLine, bar
@@ -23,8 +24,12 @@ from config.settings import Settings
 from schemas.clock import now_ms
 from schemas.json import dumps
 from schemas.rejection import Rejected
-from schemas.watchlist import decode_watchlist_command
+from schemas.watchlist_commands import decode_watchlist_commands
 
+# Lines decoded in one call (a bulk load's largest cost). Not more: the producer's acks
+# wait meanwhile (measured in watchlist-bench, 200,000 commands: the command took 4.0 s with
+# 10,000 a call, 2.1-2.5 s with 1,000).
+DECODED_TOGETHER = 1_000
 # Commands read between two redraws of the progress line (a redraw is a system call).
 PROGRESS_EVERY_LINES = 4096
 
@@ -90,18 +95,23 @@ def run_watchlist_load(settings: Settings, args: argparse.Namespace) -> int:
         progress = LoadProgress(stream, args.progress or sys.stderr.isatty())
 
         def accepted() -> Iterator[tuple[bytes, bytes]]:
-            for n, value in command_values(args.file, stream):
-                progress.tick(n)
-                if isinstance(value, str):
-                    progress.refuse(f"{args.file}:{n}: refused: {value}")
-                    continue
-                cmd = decode_watchlist_command(value, None, now_ms(),
-                                               settings.watchlist.max_ttl_days)
-                if isinstance(cmd, Rejected):
-                    progress.refuse(f"{args.file}:{n}: refused: {cmd.reason}: {cmd.detail}")
-                    continue
-                progress.accepted += 1
-                yield cmd.entry_id.encode(), value
+            lines = command_values(args.file, stream)
+            while chunk := list(islice(lines, DECODED_TOGETHER)):
+                commands = [(n, v) for n, v in chunk if not isinstance(v, str)]
+                verdicts = iter(decode_watchlist_commands(
+                    [v for _, v in commands], [None] * len(commands),
+                    [now_ms()] * len(commands), settings.watchlist.max_ttl_days))
+                for n, value in chunk:
+                    progress.tick(n)
+                    if isinstance(value, str):
+                        progress.refuse(f"{args.file}:{n}: refused: {value}")
+                        continue
+                    cmd = next(verdicts)
+                    if isinstance(cmd, Rejected):
+                        progress.refuse(f"{args.file}:{n}: refused: {cmd.reason}: {cmd.detail}")
+                        continue
+                    progress.accepted += 1
+                    yield cmd.entry_id.encode(), value
 
         try:
             if args.dry_run:

@@ -12,7 +12,7 @@ checkpoints (schemas/audit_signing.py) catch both.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,15 +49,23 @@ class AuditChain:
         self._prev = sealed["hash"]
         return sealed
 
-    def seal_encoded(self, event: dict[str, Any]) -> bytes:
-        """Seal `event` like `seal` and return it as JSON in one serialisation: its keys
-        sorted, `hash` last (the same event as `dumps(seal(event))`, keys in another order)."""
-        body = {**event, "producer": self.producer, "seq": self._seq, "prev_hash": self._prev}
-        raw = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
-        digest = hashlib.sha256(raw).hexdigest()
-        self._seq += 1
-        self._prev = digest
-        return b"%s,\"hash\":\"%s\"}" % (raw[:-1], digest.encode())
+    def seal_many(self, events: Sequence[dict[str, Any]]) -> list[bytes]:
+        """Seal `events` in order like `seal` and return each as JSON, serialised once: its
+        keys sorted, `hash` last (the same event as `dumps(seal(event))`, keys in another
+        order). Nothing is sealed when one cannot be serialised (the error is raised)."""
+        # One loop with everything bound locally: this is a bulk load's per-command cost.
+        producer, seq, prev = self.producer, self._seq, self._prev
+        dumps, sha256, sort_keys = orjson.dumps, hashlib.sha256, orjson.OPT_SORT_KEYS
+        out: list[bytes] = []
+        append = out.append
+        for event in events:
+            raw = dumps({**event, "producer": producer, "seq": seq, "prev_hash": prev},
+                        option=sort_keys)
+            prev = sha256(raw).hexdigest()
+            append(b'%s,"hash":"%s"}' % (raw[:-1], prev.encode()))
+            seq += 1
+        self._seq, self._prev = seq, prev
+        return out
 
 
 @dataclass(frozen=True)

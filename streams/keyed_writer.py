@@ -5,7 +5,8 @@ For a bulk watchlist load (`vigil watchlist load`): a send per record through a 
 costs tens of microseconds, which held a 10^6-command load to 10-13k commands/s. Records
 are appended to one batch per partition instead (`create_batch`/`send_batch`), and a
 partition has one batch in flight at a time, so a later command for an entry never
-overtakes an earlier one. Only for topics whose readers take the end from fetch responses
+overtakes an earlier one. Keys are partitioned many at a time, in one compiled pass
+(streams/partitioning.py). Only for topics whose readers take the end from fetch responses
 (streams/readto.py), as every reader of `vigil.watchlist` does.
 """
 
@@ -13,13 +14,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterable
+from itertools import islice
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.partitioner import DefaultPartitioner
 
 from config.settings import Settings
 from streams.clients import BULK_BATCH_BYTES
+from streams.partitioning import default_partitions
 from streams.security import aiokafka_security
+
+# Records whose partitions are computed together (one call into the compiled partitioner;
+# the event loop, and so the producer's acks, waits until they are appended to batches).
+PARTITIONED_TOGETHER = 1_000
 
 
 async def write_keyed(bootstrap: str, topic: str, records: Iterable[tuple[bytes, bytes]],
@@ -34,7 +40,6 @@ async def write_keyed(bootstrap: str, topic: str, records: Iterable[tuple[bytes,
     await producer.start()
     try:
         partitions = sorted(await producer.partitions_for(topic))
-        partition_of = DefaultPartitioner()
         open_batches: dict[int, tuple[object, int]] = {}
         in_flight: dict[int, tuple[asyncio.Future, int]] = {}
         acked = 0
@@ -51,16 +56,19 @@ async def write_keyed(bootstrap: str, topic: str, records: Iterable[tuple[bytes,
             future = await producer.send_batch(batch, topic, partition=partition)
             in_flight[partition] = (future, count)
 
-        for key, value in records:
-            p = partition_of(key, partitions, partitions)
-            batch, count = open_batches.get(p) or (producer.create_batch(), 0)
-            if batch.append(key=key, value=value, timestamp=None) is None:
-                open_batches[p] = (batch, count)
-                await send(p)
-                batch, count = producer.create_batch(), 0
+        pending = iter(records)
+        while chunk := list(islice(pending, PARTITIONED_TOGETHER)):
+            indexes = default_partitions([key for key, _ in chunk], len(partitions)).tolist()
+            for (key, value), index in zip(chunk, indexes, strict=True):
+                p = partitions[index]
+                batch, count = open_batches.get(p) or (producer.create_batch(), 0)
                 if batch.append(key=key, value=value, timestamp=None) is None:
-                    raise ValueError(f"a record of {len(value)} bytes does not fit a batch")
-            open_batches[p] = (batch, count + 1)
+                    open_batches[p] = (batch, count)
+                    await send(p)
+                    batch, count = producer.create_batch(), 0
+                    if batch.append(key=key, value=value, timestamp=None) is None:
+                        raise ValueError(f"a record of {len(value)} bytes does not fit a batch")
+                open_batches[p] = (batch, count + 1)
         for p in list(open_batches):
             await send(p)
         for future, count in in_flight.values():

@@ -12,7 +12,13 @@ from aiokafka import TopicPartition
 from agents.audit import AuditTrail
 from agents.metrics import build_metrics
 from agents.watchlist import apply_judged, expire_entries, judge_command
-from agents.watchlist_audit import _Ownership, audit_batch, watchlist_record_audit
+from agents.watchlist_audit import (
+    AuditBatch,
+    _Ownership,
+    audit_batch,
+    split_batches,
+    watchlist_record_audit,
+)
 from schemas.audit import event_hash, verify_chain
 from schemas.audit_signing import (
     CheckpointSigner,
@@ -23,6 +29,8 @@ from schemas.audit_signing import (
     verify_checkpoints,
 )
 from schemas.json import dumps, loads
+from schemas.rejection import Rejected
+from schemas.watchlist import decode_watchlist_command
 from tests.agents.fixtures import make_context
 
 T0 = 1_795_000_000_000
@@ -155,3 +163,42 @@ def test_expiries_are_audited_for_the_owned_partitions_only() -> None:
     assert asyncio.run(run(None)) == ["0"]  # ownership unknown: the next tick decides
     assert asyncio.run(run(frozenset({1}))) == ["2", "W-2"]
     assert asyncio.run(run(frozenset())) == ["2"]
+
+
+def test_a_batch_the_decoder_fails_on_is_judged_record_by_record(monkeypatch) -> None:
+    import agents.watchlist as reader
+    import agents.watchlist_audit as audit
+
+    def broken_batch(*_args):
+        raise RuntimeError("decoder bug")
+
+    def broken_on_w3(value, key, *args):
+        if key == b"W-3":
+            raise RuntimeError("decoder bug")
+        return decode_watchlist_command(value, key, *args)
+
+    monkeypatch.setattr(audit, "decode_watchlist_commands", broken_batch)
+    monkeypatch.setattr(reader, "decode_watchlist_command", broken_on_w3)
+    records = [rec for recs in batches().values() for rec in recs]
+    verdicts = audit.judge_commands(records, 90)
+    assert [v.reason if isinstance(v, Rejected) else type(v).__name__ for v in verdicts] == [
+        "WatchlistEntry", "internal_error", "bad_json", "WatchlistDelete", "NoneType"]
+
+
+def test_a_batch_audited_in_chunks_is_the_batch_audited_at_once() -> None:
+    metrics = build_metrics()
+    whole = audit_batch(batches(), AuditTrail("AUDIT", metrics.audit_events, 0, "w1"),
+                        watchlist_record_audit(90), T0,
+                        "DLQ")
+    for size in range(1, 7):
+        trail = AuditTrail("AUDIT", metrics.audit_events, 0, "w1")
+        chunks = list(split_batches(batches(), size))
+        assert all(sum(map(len, c.values())) <= size for c in chunks)
+        assert [r.offset for c in chunks for rs in c.values() for r in rs] == [
+            10, 11, 12, 5, 6]
+        chunked = AuditBatch([], [], [], {})
+        for chunk in chunks:
+            chunked.extend(audit_batch(chunk, trail, watchlist_record_audit(90), T0, "DLQ"))
+        assert (chunked.values, chunked.rejected, chunked.offsets) == (
+            whole.values, whole.rejected, whole.offsets)
+        assert [m.value for m in chunked.dead_letters] == [m.value for m in whole.dead_letters]

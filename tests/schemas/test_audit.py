@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from schemas.audit import GENESIS, AuditChain, event_hash, verify_chain
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from schemas.audit import CHAIN_FIELDS, GENESIS, AuditChain, event_hash, verify_chain
+from schemas.json import loads
 
 
 def chain(n: int, producer: str = "w1") -> list[dict]:
@@ -54,3 +59,34 @@ def test_a_repeated_or_unsealed_event_is_named() -> None:
     assert verify_chain(listed([*events, events[1]])).fault.where == "line 4"
     assert verify_chain(listed([events[0], {"type": "ack"}])).fault.problem.startswith(
         "missing producer")
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-2**63, 2**63 - 1) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner,
+                                                                max_size=3),
+    max_leaves=8)
+events = st.lists(st.dictionaries(st.text(max_size=6).filter(lambda k: k not in CHAIN_FIELDS),
+                                  json_values, max_size=5).map(lambda e: {**e, "type": "ack"}),
+                  max_size=8)
+
+
+@settings(max_examples=100, deadline=None)
+@given(events, events)
+def test_sealing_many_at_once_gives_the_events_sealed_one_by_one(first: list[dict],
+                                                                 then: list[dict]) -> None:
+    one, many = AuditChain("w1"), AuditChain("w1")
+    singles = [one.seal(e) for e in first + then]
+    sealed = [loads(v) for v in many.seal_many(first) + many.seal_many(then)]
+    assert sealed == singles and many.head == one.head
+    assert all(v.endswith(b'"}') and list(loads(v))[-1] == "hash"
+               for v in many.seal_many([{"type": "ack", "z": 1}]))
+
+
+def test_an_event_that_cannot_be_serialised_seals_nothing() -> None:
+    chain = AuditChain("w1")
+    chain.seal_many([{"type": "ack"}])
+    head = chain.head
+    with pytest.raises(TypeError):
+        chain.seal_many([{"type": "ack"}, {"type": "ack", "when": object()}])
+    assert chain.head == head
