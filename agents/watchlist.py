@@ -136,13 +136,17 @@ async def expire_entries(ctx: WorkerContext, owned_partitions: Callable[[], froz
 LOG_CHECK_S = 1.0
 # Commands per reader batch: about 25 ms of the event loop at the reader's speed.
 MAX_RECORDS = 5000
+# Bytes a fetch takes from one partition (aiokafka's default is 1 MiB).
+FETCH_BYTES = 4 << 20
 
 
 async def _read_watchlist(ctx: WorkerContext, state: WatchlistCheckpoints) -> None:
     topic = ctx.topics.watchlist
+    # Large fetches: at a cold start the reader is bound by how fast records arrive.
     consumer, tps = await open_reader(ctx.bootstrap, [topic], client_id="vigil-watchlist-reader",
                                       fetch_max_wait_ms=ctx.settings.kafka.fetch_max_wait_ms,
-                                      settings=ctx.settings)
+                                      settings=ctx.settings, max_partition_fetch_bytes=FETCH_BYTES,
+                                      fetch_max_bytes=4 * FETCH_BYTES)
     try:
         started = time.monotonic()
         if not await state.restore(consumer, tps):
