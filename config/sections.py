@@ -219,8 +219,9 @@ class WatchlistSettings(Section):
         "Folder of the worker's warm-restart checkpoint: its watchlist state and the topic "
         "offsets it reflects, so a restarted worker reads only the tail of vigil.watchlist. "
         "Relative: under broker.run_dir. Workers sharing the folder share the file (they "
-        "hold the same state). A checkpoint that does not fit the topic is ignored. Empty: "
-        "no checkpoints; a (re)started worker reads the whole topic.")
+        "hold the same state). A checkpoint that does not fit the topic is ignored. Needs "
+        "watchlist.hash_secret (without one, each process hashes under a random secret). "
+        "Empty: no checkpoints; a (re)started worker reads the whole topic.")
     checkpoint_interval_s: float = setting(
         60.0, lambda v: 1 <= v <= 86400, "seconds within 1-86400",
         "How often the watchlist state is checkpointed, when it changed since the last "
