@@ -36,6 +36,7 @@ from tables.checkpoint import (
     secret_fingerprint,
     write_checkpoint,
 )
+from tables.index import RestoreBuffers
 
 log = logging.getLogger(__name__)
 
@@ -87,13 +88,15 @@ class WatchlistCheckpoints:
         if self.directory is None:
             return False
         started = time.monotonic()
-        found = await asyncio.to_thread(read_checkpoint, self.directory, self._expect(len(tps)))
+        buffers = RestoreBuffers()
+        found = await asyncio.to_thread(read_checkpoint, self.directory, self._expect(len(tps)),
+                                        buffers.allocate)
         if isinstance(found, Stale):
             if found.reason != "none":
                 log.warning("watchlist checkpoint in %s not used (%s): reading %s from its "
                             "start", self.directory, found.reason, self.ctx.topics.watchlist)
             return False
-        header, arrays = found
+        header, _ = found
         try:
             marks = marks_from_json(header["marks"])
             counters, list_names = header["counters"], header["lists"]
@@ -108,7 +111,7 @@ class WatchlistCheckpoints:
                         "reading %s from its start", self.directory, misfit,
                         self.ctx.topics.watchlist)
             return False
-        self.ctx.watchlist.index.restore(arrays, counters)
+        self.ctx.watchlist.index.restore(buffers.arrays, counters)
         self.ctx.watchlist.restore(list_names, scopes)
         seek_to_marks(consumer, marks, self.ctx.topics.watchlist)
         self.marks, self.dirty = marks, False

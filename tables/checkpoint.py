@@ -27,7 +27,7 @@ import hashlib
 import os
 import struct
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -256,8 +256,18 @@ def _mismatch(header: Mapping[str, Any], expect: Mapping[str, Any]) -> str | Non
     return None
 
 
-def _read_array(f: BinaryIO, at: int, entry: Mapping[str, Any]) -> np.ndarray | Stale:
-    arr = np.empty(tuple(entry["shape"]), np.lib.format.descr_to_dtype(entry["dtype"]))
+# Where an array of a checkpoint is read into: (name, shape, dtype) -> a C-contiguous array.
+Allocate = Callable[[str, tuple[int, ...], np.dtype], np.ndarray]
+
+
+def _new_array(name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    return np.empty(shape, dtype)
+
+
+def _read_array(f: BinaryIO, at: int, entry: Mapping[str, Any], allocate: Allocate
+                ) -> np.ndarray | Stale:
+    arr = allocate(entry["name"], tuple(entry["shape"]),
+                   np.lib.format.descr_to_dtype(entry["dtype"]))
     if arr.nbytes != entry["nbytes"]:
         return Stale(f"array {entry['name']!r}: {entry['nbytes']} bytes for shape "
                      f"{entry['shape']} of {entry['dtype']!r}")
@@ -272,7 +282,7 @@ def _read_array(f: BinaryIO, at: int, entry: Mapping[str, Any]) -> np.ndarray | 
     return arr
 
 
-def _read_opened(f: BinaryIO, expect: Mapping[str, Any]
+def _read_opened(f: BinaryIO, expect: Mapping[str, Any], allocate: Allocate
                  ) -> tuple[dict[str, Any], dict[str, np.ndarray]] | Stale:
     size = os.fstat(f.fileno()).st_size
     prefix = f.read(_PREFIX.size)
@@ -297,18 +307,23 @@ def _read_opened(f: BinaryIO, expect: Mapping[str, Any]
         return Stale(f"{size} bytes, the header describes {data_start + _end_of(entries)}")
     arrays = {}
     for entry in entries:
-        arr = _read_array(f, data_start, entry)
+        arr = _read_array(f, data_start, entry, allocate)
         if isinstance(arr, Stale):
             return arr
         arrays[entry["name"]] = arr
     return header, arrays
 
 
-def read_checkpoint(directory: Path, expect: Mapping[str, Any]
+def read_checkpoint(directory: Path, expect: Mapping[str, Any],
+                    allocate: Allocate | None = None
                     ) -> tuple[dict[str, Any], dict[str, np.ndarray]] | Stale:
     """Return the caller's header and the arrays of the checkpoint in `directory`, or
     Stale(reason) when there is none ("none"), it is truncated or corrupt, or its header
-    differs from `expect` (JSON values) at any key of `expect`. Blocks: see the module."""
+    differs from `expect` (JSON values) at any key of `expect`. Blocks: see the module.
+
+    `allocate(name, shape, dtype)` gives the C-contiguous array each array is read into
+    (a view into a larger one, say, so that the caller need not copy it to make room);
+    by default a new array of that shape."""
     expect = loads(dumps(dict(expect)))  # compared as stored: tuples become lists
     try:
         f = open(directory / FILE_NAME, "rb")  # noqa: SIM115 (closed below)
@@ -318,7 +333,7 @@ def read_checkpoint(directory: Path, expect: Mapping[str, Any]
         return Stale(f"cannot open: {exc}")
     with f:
         try:
-            return _read_opened(f, expect)
+            return _read_opened(f, expect, allocate or _new_array)
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             # A header that parses but lacks a field or has one of the wrong type.
             return Stale(f"corrupt header: {type(exc).__name__}: {exc}"[:200])

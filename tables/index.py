@@ -92,6 +92,38 @@ def _grown(array: np.ndarray, rows: int) -> np.ndarray:
     return out
 
 
+def _room_for(name: str, used: int) -> int:
+    """Rows a restored array gets for `used` rows in use: room for more, so that the first
+    upserts after a restart do not copy it at once."""
+    return used + used // 8 + (256 if name == "id_arena" else 16)
+
+
+def _adopted(array: np.ndarray, rows: int) -> np.ndarray:
+    """`array` itself when it has `rows` rows or more and starts on a cache line, else a
+    copy of it that does."""
+    if len(array) >= rows and array.ctypes.data % LINE_BYTES == 0:
+        return array
+    return _grown(array, rows)
+
+
+class RestoreBuffers:
+    """Arrays for a checkpoint to be read into (`tables.checkpoint.read_checkpoint`'s
+    `allocate`), with the room and alignment `WatchlistIndex.restore` wants, so that a
+    restart does not hold the state twice (10^7 entries: about 1 GB) while copying it."""
+
+    def __init__(self) -> None:
+        self.arrays: dict[str, np.ndarray] = {}
+
+    def allocate(self, name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+        """Return the array `name` of `shape` is read into: the first rows of `arrays[name]`."""
+        rows = shape[0] if shape else 0
+        room = _room_for(name, rows) if name in ("meta", "aux", "id_ref", "free", "id_arena") \
+            else rows
+        base = aligned_zeros((room, *shape[1:]), dtype.type)
+        self.arrays[name] = base
+        return base[:rows]
+
+
 class WatchlistIndex:
     """Entries by id, matched by (key space, key) through two keyed 64-bit hashes.
 
@@ -276,18 +308,20 @@ class WatchlistIndex:
         return arrays, counters
 
     def restore(self, arrays: Mapping[str, np.ndarray], counters: Mapping[str, int]) -> None:
-        """Take over a `snapshot` made by an index with the same secret."""
+        """Take over a `snapshot` made by an index with the same secret: arrays that already
+        have room to grow and sit on cache lines (`RestoreBuffers`) as they are, any other
+        copied into such an array."""
         self._reset()
-        # Copies on cache-line boundaries (a line of the table must be one cache line).
-        self._table = _grown(arrays["table"], len(arrays["table"]))
-        self._ids = arrays["ids"]
         upto = counters["next"]
-        rows = upto + upto // 8 + 16
-        self._meta = _grown(arrays["meta"], rows)
-        self._aux = _grown(arrays["aux"], rows)
-        self._id_ref = _grown(arrays["id_ref"], rows)
-        self._free = _grown(arrays["free"], rows)
-        self._id_arena = _grown(arrays["id_arena"], len(arrays["id_arena"]) * 9 // 8 + 256)
+        rows = _room_for("meta", upto)
+        self._table = _adopted(arrays["table"], len(arrays["table"]))
+        self._ids = arrays["ids"]
+        self._meta = _adopted(arrays["meta"], rows)
+        self._aux = _adopted(arrays["aux"], rows)
+        self._id_ref = _adopted(arrays["id_ref"], rows)
+        self._free = _adopted(arrays["free"], rows)
+        self._id_arena = _adopted(arrays["id_arena"],
+                                  _room_for("id_arena", counters["id_used"]))
         self._state[:] = (upto, counters["free"], counters["id_used"], counters["id_garbage"],
                           counters["live"])
         self._next_expiry = 0  # recomputed by the next `expired`

@@ -7,7 +7,8 @@ import numpy as np
 from hypothesis import given, settings
 
 from loadtest.bench.index_bench import random_macs
-from tables.index import WatchlistIndex, key_words
+from tables.checkpoint import read_checkpoint, write_checkpoint
+from tables.index import RestoreBuffers, WatchlistIndex, key_words
 from tables.keyhash import hash_keys
 from tables.reference import ReferenceIndex, siphash24, slot_hash, split_secret
 
@@ -128,3 +129,28 @@ def test_index_holds_no_raw_identifier() -> None:
         # Every 6-byte window: shorter ones turn up by chance among the hashes' bytes.
         assert all(key[i:i + 6] not in held for i in range(len(key) - 5))
     assert b"W-1" in held  # the check can fail: entry ids are held
+
+
+def test_a_checkpoint_read_into_restore_buffers_is_taken_over_without_a_copy(tmp_path) -> None:
+    index, ref = WatchlistIndex(b"s"), ReferenceIndex()
+    for i in range(3000):
+        index.upsert(f"W-{i}", 1, f"k{i}".encode(), NOW + 1)
+        ref.upsert(f"W-{i}", 1, f"k{i}".encode(), NOW + 1)
+    for i in range(0, 3000, 7):
+        index.delete(f"W-{i}")
+        ref.delete(f"W-{i}")
+    arrays, counters = index.snapshot()
+    write_checkpoint(tmp_path, {"counters": counters}, arrays)
+    buffers = RestoreBuffers()
+    header, _ = read_checkpoint(tmp_path, {}, buffers.allocate)
+    again = WatchlistIndex(b"s")
+    again.restore(buffers.arrays, header["counters"])
+    assert again._meta is buffers.arrays["meta"] and again._table is buffers.arrays["table"]
+    assert len(again._meta) > counters["next"]  # room to grow
+    probes = [(1, f"k{i}".encode()) for i in range(0, 3100, 3)]
+    rows, slots = again.match(np.ones(len(probes), np.uint8),
+                              key_words([k for _, k in probes]), NOW)
+    got = sorted((int(r), again.entry_id(int(s))) for r, s in zip(rows, slots, strict=True))
+    assert got == ref.match(probes, NOW)
+    again.upsert("W-NEW", 1, b"new", NOW + 1)  # the restored arrays take more entries
+    assert again.delete("W-1") and len(again) == len(ref._entries)
