@@ -16,13 +16,17 @@ from collections.abc import Iterator
 from typing import Any
 
 from cli.progress import ProgressBar
-from cli.tabular import FORMATS, RowError, file_format, read_rows
+from cli.rowfile import HeaderError, csv_rows, input_size, is_csv, numbered_lines, open_input
 from config.settings import Settings
 from schemas.json import dumps
 from schemas.locations import decode_location_command, encode_location_command
 from schemas.rejection import Rejected
 
 AREA_SEPARATOR = ";"
+COLUMNS = ("op", "location_id", "kind", "areas", "lat", "lon", "name")
+FORMATS = ("auto", "csv", "jsonl")
+# Rows read between two redraws of the progress bar.
+PROGRESS_EVERY_ROWS = 1000
 
 
 def command_of_csv_row(row: dict[str, str]) -> dict[str, Any]:
@@ -35,8 +39,8 @@ def command_of_csv_row(row: dict[str, str]) -> dict[str, Any]:
     for name in ("location_id", "kind", "name"):
         if row.get(name, ""):
             command[name] = row[name]
-    areas = row.get("areas")
-    if areas is not None:
+    if command["op"] != "delete":  # an empty areas cell: in no area
+        areas = row.get("areas", "")
         command["areas"] = [a.strip() for a in areas.split(AREA_SEPARATOR) if a.strip()]
     for name in ("lat", "lon"):
         cell = row.get(name, "").strip()
@@ -54,25 +58,34 @@ def _number(cell: str) -> float | str:
 
 
 def judged_lines(path: str, fmt: str, progress: ProgressBar | None = None
-                 ) -> Iterator[tuple[int, tuple[bytes, bytes] | Rejected | RowError]]:
+                 ) -> Iterator[tuple[int, tuple[bytes, bytes] | Rejected | str]]:
     """Yield (line number, what became of it): (key, value) for an accepted command, its
-    value the contract's JSON, or why the line was refused."""
-    csv_rows = file_format(path, fmt) == "csv"
-    for n, row in read_rows(path, fmt, progress.update if progress else None):
-        if isinstance(row, RowError):
-            yield n, row
-            continue
-        command = decode_location_command(dumps(command_of_csv_row(row) if csv_rows else row),
-                                          None)
-        if isinstance(command, Rejected):
-            yield n, command
+    value the contract's JSON; the decoder's Rejected; or why a CSV row is no command at
+    all. A CSV header naming an unknown column raises HeaderError."""
+    with open_input(path) as stream:
+        size = input_size(stream) or 0
+        if fmt == "csv" or (fmt == "auto" and is_csv(path)):
+            rows: Iterator[tuple[int, bytes | str]] = (
+                (row.line, f"bad_row: {row.problem}" if row.problem
+                 else dumps(command_of_csv_row(row.cells)))
+                for row in csv_rows(stream, COLUMNS))
         else:
-            yield n, (command.location_id.encode(), encode_location_command(command))
+            rows = numbered_lines(stream)
+        for count, (n, value) in enumerate(rows, 1):
+            if progress is not None and size and count % PROGRESS_EVERY_ROWS == 0:
+                progress.update(stream.tell(), size)
+            if isinstance(value, str):
+                yield n, value
+                continue
+            command = decode_location_command(value, None)
+            yield n, command if isinstance(command, Rejected) else (
+                command.location_id.encode(), encode_location_command(command))
 
 
 def cmd_locations_load(settings: Settings, args: argparse.Namespace) -> int:
     """Send the accepted commands of a file (or, with --dry-run, print them); report each
-    refused line on standard error. Exit 1 when a line was refused."""
+    refused line on standard error. Exit 1 when a line was refused, 2 when the CSV header
+    names an unknown column (nothing is sent)."""
     from streams.broker import resolve_bootstrap
     from streams.keyed_writer import write_keyed
     from streams.topics import ensure_topics, topic_names
@@ -87,22 +100,27 @@ def cmd_locations_load(settings: Settings, args: argparse.Namespace) -> int:
             if not isinstance(result, tuple):
                 refused += 1
                 bar.close()
-                print(f"{args.file}:{n}: refused: {result.reason}: {result.detail}",
-                      file=sys.stderr)
+                why = result if isinstance(result, str) else f"{result.reason}: {result.detail}"
+                print(f"{args.file}:{n}: refused: {why}", file=sys.stderr)
                 continue
             if args.dry_run:
                 sys.stdout.write(f"{result[1].decode()}\n")
             yield result
 
-    if args.dry_run:
-        count = sum(1 for _ in accepted())
+    try:
+        if args.dry_run:
+            count = sum(1 for _ in accepted())
+            bar.close()
+            print(f"locations: {count} commands would be sent to {topic}, {refused} refused "
+                  "(dry run: nothing sent)", file=sys.stderr)
+            return 1 if refused else 0
+        bootstrap = resolve_bootstrap(settings)
+        ensure_topics(bootstrap, settings)
+        sent = asyncio.run(write_keyed(bootstrap, topic, accepted(), settings))
+    except HeaderError as exc:
         bar.close()
-        print(f"locations: {count} commands would be sent to {topic}, {refused} refused "
-              "(dry run: nothing sent)", file=sys.stderr)
-        return 1 if refused else 0
-    bootstrap = resolve_bootstrap(settings)
-    ensure_topics(bootstrap, settings)
-    sent = asyncio.run(write_keyed(bootstrap, topic, accepted(), settings))
+        print(f"{args.file}: {exc}", file=sys.stderr)
+        return 2
     bar.close()
     print(f"locations: {sent} commands sent to {topic}, {refused} refused")
     return 1 if refused else 0

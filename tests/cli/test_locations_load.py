@@ -57,3 +57,18 @@ def test_dry_run_of_json_lines(tmp_path: Path, capsys: pytest.CaptureFixture) ->
 
 def test_vigil_produce_keys_a_location_command_by_its_id() -> None:
     assert _message_key("locations", b'{"op": "delete", "location_id": "C-1"}') == b"C-1"
+
+
+def test_a_csv_header_with_an_unknown_column_loads_nothing_and_a_bad_row_is_refused(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    path = tmp_path / "locations.csv"
+    path.write_text("location_id,kind,area\nC-1,camera,old-town\n", encoding="utf-8")
+    assert main(["locations", "load", "--dry-run", str(path)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "unknown column 'area'" in err
+    path.write_text("location_id,kind,areas\nC-1,camera,old-town,extra\nC-2,camera,\n",
+                    encoding="utf-8")
+    assert main(["locations", "load", "--dry-run", str(path)]) == 1
+    out, err = capsys.readouterr()
+    assert [loads(line)["location_id"] for line in out.splitlines()] == ["C-2"]
+    assert f"{path}:2: refused: bad_row: 4 cells, more than the 3 columns" in err
