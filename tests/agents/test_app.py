@@ -99,3 +99,20 @@ def test_a_configured_crash_point_replaces_the_delivery() -> None:
     setup = WorkerSetup(settings=settings, bootstrap="127.0.0.1:1", topics=topic_names(settings),
                         metrics=build_metrics(), one_record_per_batch=True)
     assert create_app(setup)[1].deliver is not deliver
+
+
+def test_table_recovery_starts_at_once_because_the_worker_has_no_faust_table() -> None:
+    # TablelessManager drops Faust's second of waiting for late tables: right only while
+    # the app declares none (its state lives in tables/, read by Vigil's own readers).
+    app = make_app(True)
+    assert type(app.tables).__name__ == "TablelessManager" and len(app.tables) == 0
+    calls = []
+
+    async def called(name: str, *args: object) -> None:
+        calls.append(name)
+
+    app.tables.sleep = lambda *a: called("sleep", *a)  # type: ignore[method-assign]
+    app.tables.recovery.start = lambda: called("recovery")  # type: ignore[method-assign]
+    app.tables._update_channels = lambda: called("channels")  # type: ignore[method-assign]
+    asyncio.run(app.tables.on_start())
+    assert calls == ["channels", "recovery"]
