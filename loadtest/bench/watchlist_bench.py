@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import os
 import secrets
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -62,6 +63,7 @@ from streams.broker import terminate_pid
 from streams.brokercheck import aiokafka_producer_kwargs
 from streams.clients import needs_one_record_per_batch
 from streams.security import aiokafka_security
+from tables.checkpoint import checkpoint_directory
 
 BULK_MAX = 1_000_000
 GENERATOR_ENTRIES = 10_000  # of the N, those the traffic generator makes and plants hits of
@@ -213,6 +215,9 @@ def measure(settings: Settings, entries: int, bulk: int, rate: float) -> dict[st
                 _measure_deployment(d, run, rate, rss_empty)
             finally:
                 run.starter.close(d)
+                # The worker logs stay for reading; the checkpoint (1 GB at 10^7) does not.
+                if (folder := checkpoint_directory(d.settings)) is not None:
+                    shutil.rmtree(folder, ignore_errors=True)
         finally:
             run.progress.line.done(f"watchlist-bench: run folder {run_dir}")
     result = {"entries": entries, **run.figures,
