@@ -86,13 +86,15 @@ def build_watchlist(commands: Iterable[dict], reference_ms: int, max_ttl_days: i
         if not isinstance(location, LocationUpsert):
             raise ValueError(f"generated location command refused: {location}")
         directory.upsert(location)
-    watchlist = Watchlist(locations=directory)
+    entries = []
     for c in commands:
         entry = decode_watchlist_command(dumps(c), c["entry_id"].encode(), reference_ms,
                                          max_ttl_days)
         if not isinstance(entry, WatchlistEntry):
             raise ValueError(f"generated command refused: {entry}")
-        watchlist.upsert(entry)
+        entries.append(entry)
+    watchlist = Watchlist(locations=directory)
+    watchlist.apply(entries)  # one batch: a lone upsert pays the batch path's fixed cost
     return watchlist
 
 
