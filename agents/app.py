@@ -20,6 +20,7 @@ from agents.records import register_record_agents
 from agents.suppression import register_suppression
 from agents.watchlist import register_watchlist
 from agents.watchlist_audit import WatchlistAudit
+from agents.watchlist_audit_process import WatchlistAuditProcess
 from config.sections import WorkerSettings
 from config.settings import SettingsError
 from streams import transport
@@ -145,7 +146,8 @@ def create_app(setup: WorkerSetup) -> tuple[faust.App, WorkerContext]:
     # The watchlist and locations audits have consumer groups of their own, off Faust's
     # consumer. The locations are read while the watchlist is, and the group is joined once
     # both are read.
-    audit = app.service(WatchlistAudit(ctx))
+    audit = app.service(WatchlistAuditProcess(ctx) if s.watchlist.audit_process
+                        else WatchlistAudit(ctx))
     location_reader, locations_loaded = register_locations(app, ctx)
     app.boot_strategy = _before_consumer(
         location_reader, register_watchlist(app, ctx, audit.owned), locations_loaded)(app)

@@ -25,7 +25,7 @@ import gc
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, RebalanceInProgressError
@@ -33,7 +33,7 @@ from mode import Service
 
 from agents.audit import AuditTrail
 from agents.consumer_lag import export_lag, member_lag
-from agents.context import WorkerContext
+from agents.metrics import Metrics
 from agents.watchlist import Command, judge_command
 from config.settings import Settings
 from schemas.audit_events import Event, watchlist_record_event
@@ -44,7 +44,7 @@ from streams.batch_writer import BatchWriter
 from streams.delivery import Destination, Outgoing, deliver
 from streams.restarting import keep_running
 from streams.security import aiokafka_security
-from streams.topics import watchlist_audit_group
+from streams.topics import TopicNames, watchlist_audit_group
 
 log = logging.getLogger(__name__)
 
@@ -187,11 +187,24 @@ class _Ownership(ConsumerRebalanceListener):
         log.info("%s audit partitions assigned: %s", self.short, sorted(self.partitions))
 
 
+class AuditContext(Protocol):
+    """What an audit consumer uses of its process: a worker's WorkerContext, or the watchlist
+    audit child's (agents/watchlist_audit_child.py)."""
+
+    settings: Settings
+    bootstrap: str
+    topics: TopicNames
+    metrics: Metrics
+    audit: AuditTrail
+    deadletter_topic: Destination
+
+
 class WatchlistAudit(Service):
     """The audit consumer of `audited` (by default the watchlist) as a service started with
-    the worker's app."""
+    the worker's app (the watchlist's: in the worker's audit child, unless
+    `watchlist.audit_process` is off)."""
 
-    def __init__(self, ctx: WorkerContext, audited: AuditedTopic = WATCHLIST) -> None:
+    def __init__(self, ctx: AuditContext, audited: AuditedTopic = WATCHLIST) -> None:
         super().__init__()
         self.ctx = ctx
         self.audited = audited

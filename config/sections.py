@@ -226,6 +226,11 @@ class WatchlistSettings(Section):
         60.0, lambda v: 1 <= v <= 86400, "seconds within 1-86400",
         "How often the watchlist state is checkpointed, when it changed since the last "
         "checkpoint.")
+    audit_process: bool = setting(
+        True, lambda v: True, "true or false",
+        "Audit vigil.watchlist's commands in a child process of the worker (its own core: a "
+        "bulk load is applied and audited side by side, with an audit chain of its own) "
+        "rather than in the worker's event loop. Its metrics are exported by the worker.")
 
 
 @_section

@@ -20,7 +20,7 @@ from config.settings import load_settings, sections
 # The checkout's root, found from this file: docs/ is not part of the installed package.
 ROOT = Path(__file__).resolve().parents[2]
 REGENERATE = "regenerate with `python -m config.render`"
-KINDS = {"int": int, "float": float, "str": str}
+KINDS = {"int": int, "float": float, "str": str, "bool": bool}
 
 
 def test_defaults_toml_is_the_rendered_text() -> None:

@@ -4,7 +4,9 @@ intact; the audit group commits the load's end only once the broker has it all."
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -13,7 +15,7 @@ import pytest
 from kafka import KafkaProducer
 
 from loadtest.harness.deployment import Deployment
-from loadtest.harness.probes import wait_committed
+from loadtest.harness.probes import wait_committed, worker_counters
 from schemas.audit import verify_chain
 from schemas.json import dumps
 from streams.topics import watchlist_audit_group
@@ -91,3 +93,50 @@ def test_a_bulk_load_on_two_workers_is_audited_exactly_once(
         (e["source"]["partition"], e["source"]["offset"]) for e in mine
         if e["type"] == "request_refused")
     assert d.watchlist_entries() == COMMANDS - refused - 1
+
+
+def audit_children(d: Deployment) -> list[int]:
+    """Return the pids of the watchlist audit children the worker's log says it started."""
+    return [int(pid) for pid in
+            re.findall(r"watchlist audit child started: pid (\d+)", d.log_path.read_text())]
+
+
+def running(pid: int) -> bool:
+    """Whether `pid` runs (a zombie, ended but not reaped, does not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def wait_for(check: Callable[[], bool], what: str, timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.2)
+
+
+def test_the_audit_child_reports_through_its_worker_is_restarted_and_ends_with_it(
+        deployment_factory: Callable[..., Deployment]) -> None:
+    d = deployment_factory()
+    d.start_worker()
+    [child] = audit_children(d)
+    refused = upsert("W-CHILD-1", key="02:00:00:09:00:01")
+    del refused["legal_basis"]
+    d.send("watchlist", refused, key="W-CHILD-1")
+    # The child's counters are the worker's: Prometheus scrapes only the worker.
+    wait_for(lambda: worker_counters(d.base_url).get("rejected/watchlist") == 1,
+             "the child's refusal not counted on the worker's /metrics")
+
+    os.kill(child, signal.SIGKILL)  # a crashed child is started again; the audit goes on
+    wait_for(lambda: len(audit_children(d)) == 2, "no new audit child")
+    d.send("watchlist", upsert("W-CHILD-2", key="02:00:00:09:00:02"), key="W-CHILD-2")
+    audit = d.read_until("audit", lambda vs: any(v.get("entry_id") == "W-CHILD-2" for v in vs),
+                         timeout_s=30)
+    [event] = [v for v in audit if v.get("entry_id") == "W-CHILD-2"]
+    assert event["op"] == "upsert"
+
+    second = audit_children(d)[-1]
+    d.kill_worker()  # a killed worker's child sees its stdin end and stops
+    wait_for(lambda: not running(second), "the audit child outlived its killed worker")
