@@ -10,6 +10,7 @@ import random
 import hypothesis.strategies as st
 import numpy as np
 import pytest
+from aiokafka.errors import KafkaTimeoutError
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.producer.message_accumulator import BatchBuilder
 from aiokafka.record.default_records import DefaultRecordBatch
@@ -22,11 +23,12 @@ from streams.keyed_writer import rows_by_partition, write_keyed, write_keyed_chu
 
 PARTITIONS = [4, 0, 2]  # ids as a broker may list them: not 0..n-1, not sorted
 BATCH_BYTES = 2_000  # a few records a batch, so that partitions fill many
+ACK_S = 0.001  # later than the next batch could be sent, were acks not awaited
 
 
 class MemoryProducer:
     """AIOKafkaProducer's batch interface in memory: `sent` holds (partition, records) per
-    batch, a record as (key, value, timestamp); a batch is acknowledged a loop turn later."""
+    batch, a record as (key, value, timestamp); a batch is acknowledged ACK_S later."""
 
     def __init__(self, **_config: object) -> None:
         self.sent: list[tuple[int, list[tuple[bytes, bytes, int]]]] = []
@@ -51,7 +53,7 @@ class MemoryProducer:
         records = DefaultRecordBatch(bytes(batch._build()))
         self.sent.append((partition, [(r.key, r.value, r.timestamp) for r in records]))
         ack = asyncio.get_running_loop().create_future()
-        asyncio.get_running_loop().call_soon(ack.set_result, None)
+        asyncio.get_running_loop().call_later(ACK_S, ack.set_result, None)
         self.acks[partition] = ack
         return ack
 
@@ -107,3 +109,25 @@ def test_rows_by_partition_keep_their_order(indexes: list[int]) -> None:
     for row, index in enumerate(indexes):
         want.setdefault(index, []).append(row)
     assert rows_by_partition(np.array(indexes, dtype=np.int64), 7) == sorted(want.items())
+
+
+class RefusingProducer(MemoryProducer):
+    """A producer whose third batch the broker refuses."""
+
+    async def send_batch(self, batch: BatchBuilder, topic: str, *,
+                         partition: int) -> asyncio.Future:
+        ack = await super().send_batch(batch, topic, partition=partition)
+        if len(self.sent) < 3:
+            return ack
+        refused = asyncio.get_running_loop().create_future()
+        refused.set_exception(KafkaTimeoutError("refused"))
+        return refused
+
+
+def test_a_refused_batch_ends_the_write_with_its_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    producer = RefusingProducer()
+    monkeypatch.setattr(keyed_writer, "AIOKafkaProducer", lambda **config: producer)
+    chunks = [([b"W-%d" % i for i in range(100)], [b"v" * 100] * 100, 1)] * 50
+    with pytest.raises(KafkaTimeoutError):
+        asyncio.run(write_keyed_chunks("unused:9092", "t", chunks, load_settings(env={})))
+    assert len(producer.sent) < 50  # of about 300: it stopped, not sent every batch first
