@@ -64,7 +64,7 @@ def default_partitions(keys: Sequence[bytes], partition_count: int) -> np.ndarra
     if partition_count < 1:
         raise ValueError(f"partition_count {partition_count} is not positive")
     bounds = np.zeros(len(keys) + 1, dtype=np.int64)
-    np.cumsum([len(k) for k in keys], out=bounds[1:])
+    np.cumsum(np.fromiter(map(len, keys), np.int64, len(keys)), out=bounds[1:])
     data = np.frombuffer(b"".join(keys), dtype=np.uint8)
     out = np.empty(len(keys), dtype=np.int64)
     _murmur2_partitions(data, bounds, partition_count, out)

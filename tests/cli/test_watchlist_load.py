@@ -7,13 +7,19 @@ import io
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from cli import rowfile, watchlist_load
 from cli.main import main
 from cli.rowfile import BOM, CsvRow, HeaderError, csv_rows, numbered_lines
 from cli.watchlist_csv import COLUMNS, command_of_row, hours_window
+from cli.watchlist_load import LineChunk, judge_chunk
 from schemas.clock import now_ms
 from schemas.json import dumps, loads
+from schemas.rejection import Rejected
 from schemas.watchlist import decode_watchlist_command
+from tests.schemas.test_watchlist_commands import REFERENCE_MS, TTL_DAYS, records
 
 DAY_MS = 86_400_000
 HEADER = ("op,entry_id,list,subject_type,id_type,key,priority,legal_basis,requested_by,"
@@ -149,3 +155,69 @@ def test_progress_goes_to_stderr(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert out == ""
     assert "line 2: 0 accepted, 1 refused, 0 sent" in err
     assert "[########################]" in err  # the whole file was read
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(st.lists(records(), max_size=30), st.integers(1, 10**6))
+def test_a_chunk_gets_each_commands_own_verdict(batch: list, first_line: int) -> None:
+    values = [value for value, _, _ in batch]
+    numbers = [first_line + 2 * i for i in range(len(values))]  # a blank line between each
+    judged = judge_chunk(LineChunk(numbers, values), REFERENCE_MS, TTL_DAYS)
+    verdicts = [decode_watchlist_command(v, None, REFERENCE_MS, TTL_DAYS) for v in values]
+    kept = [(v, c) for v, c in zip(values, verdicts, strict=True) if not isinstance(c, Rejected)]
+    assert judged.values == [v for v, _ in kept]
+    assert judged.keys == [c.entry_id.encode() for _, c in kept]
+    assert judged.refusals == [(n, f"{c.reason}: {c.detail}")
+                               for n, c in zip(numbers, verdicts, strict=True)
+                               if isinstance(c, Rejected)]
+
+
+def command_line(entry: str, **fields: object) -> bytes:
+    return dumps({"op": "upsert", "entry_id": entry, "list": "l", "subject_type": "plate",
+                  "key": "AB123", "priority": 1, "legal_basis": "case", "requested_by": "u",
+                  "expires_at": now_ms() + DAY_MS, **fields})
+
+
+def test_line_numbers_and_verdicts_hold_across_chunks_and_reads(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(watchlist_load, "DECODED_TOGETHER", 2)
+    monkeypatch.setattr(rowfile, "READ_BYTES", 50)  # a read ends mid-line
+    good = [command_line(f"W-{i}") for i in range(6)]
+    text = (BOM + good[0] + b"\r\n" + b"\n" + b"  \r\n" + command_line("W-x", priority=9)
+            + b"\r\n" + good[1] + b"\n" + b"{not json\n" + good[2] + b"\n" + good[3] + b"\n"
+            + b"\n" + command_line("W-y", key="") + b"\n" + good[4] + b"\n" + good[5])
+    path = tmp_path / "w.jsonl"
+    path.write_bytes(text)
+    status, sent, err = dry_run(capsys, path)
+    assert status == 1
+    assert sent == [loads(line) for line in good]  # in file order, without the CR
+    refused = [line.split(": ")[:3] for line in err.splitlines() if ": refused: " in line]
+    assert refused == [[f"{path}:4", "refused", "bad_priority"],
+                       [f"{path}:6", "refused", "bad_json"],
+                       [f"{path}:10", "refused", "bad_key"]]
+    assert "6 commands would be sent to vigil.watchlist, 3 refused" in err
+
+
+def test_a_chunk_of_unreadable_csv_rows_only(tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str],
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(watchlist_load, "DECODED_TOGETHER", 2)
+    path = tmp_path / "w.csv"
+    path.write_bytes(b"op,entry_id\nupsert,a,b\nupsert,\xff\nupsert,W-1\n")
+    status, sent, err = dry_run(capsys, path)
+    assert (status, sent) == (1, [])
+    refused = [line.split(": ")[:4] for line in err.splitlines() if ": refused: " in line]
+    assert refused == [[f"{path}:2", "refused", "bad_row", "3 cells, more than the 2 columns"],
+                       [f"{path}:3", "refused", "bad_row", "line 3 is not UTF-8"],
+                       [f"{path}:4", "refused", "missing_field", "list is missing"]]
+
+
+def test_progress_counts_every_line_of_a_long_file(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "w.jsonl"
+    lines = [command_line(f"W-{i}") for i in range(2 * watchlist_load.PROGRESS_EVERY_LINES)]
+    path.write_bytes(b"\n".join(lines) + b"\n\n")
+    assert main(["watchlist", "load", str(path), "--dry-run", "--progress"]) == 0
+    _, err = capsys.readouterr()
+    assert f"line {len(lines):,}: {len(lines):,} accepted, 0 refused, 0 sent" in err
