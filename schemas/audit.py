@@ -23,10 +23,11 @@ CHAIN_FIELDS = ("producer", "seq", "prev_hash", "hash")
 
 Templated = tuple[str, bytes]
 """An event given as its `type` and a %-format of its canonical JSON (keys sorted, no
-`hash`) with the chain fields' values left to fill: `%s` for `prev_hash` (between its
-quotes), `%s` for `producer` (a JSON string), `%d` for `seq`, every other `%` doubled. The
-chain fields sort in that order among any keys (PREV_HASH_SLOT, SEQ_SLOT). Built straight
-from columns, so that a bulk load's events are never dicts walked by orjson."""
+`hash`) without the closing brace, the chain fields' values left to fill: `%s` for
+`prev_hash` (between its quotes), `%s` for `producer` (a JSON string), `%d` for `seq`, every
+other `%` doubled. The chain fields sort in that order among any keys (PREV_HASH_SLOT,
+SEQ_SLOT). Built straight from columns, so that a bulk load's events are never dicts
+walked by orjson."""
 PREV_HASH_SLOT = '"prev_hash":"%s","producer":%s'
 SEQ_SLOT = '"seq":%d'
 
@@ -69,13 +70,17 @@ class AuditChain:
         out: list[bytes] = []
         append = out.append
         for event in events:
+            # The event's JSON without its closing brace, and the hash of all of it.
             if type(event) is tuple:
-                raw = event[1] % (prev, producer_json, seq)
+                body = event[1] % (prev, producer_json, seq)
+                digest = sha256(body)
+                digest.update(b"}")
             else:
                 raw = dumps({**event, "producer": producer, "seq": seq,  # type: ignore[dict-item]
                              "prev_hash": prev.decode()}, option=sort_keys)
-            prev = sha256(raw).hexdigest().encode()
-            append(b'%s,"hash":"%s"}' % (raw[:-1], prev))
+                body, digest = raw[:-1], sha256(raw)
+            prev = digest.hexdigest().encode()
+            append(b'%s,"hash":"%s"}' % (body, prev))
             seq += 1
         self._seq, self._prev = seq, prev.decode()
         return out

@@ -26,11 +26,11 @@ from schemas.watchlist import MATCH_RULES, SUBJECT_TYPES
 from schemas.watchlist_batch import DELETE, TOMBSTONE, UPSERT, CommandBatch
 
 CHANGE = "watchlist_change"
-# Each op's event, its keys sorted as in its canonical JSON: the values of columns go where
-# _SLOT is (texts between quotes), the chain's where the chain's slots are.
+# Each op's event up to its closing brace, its keys sorted as in its canonical JSON: the
+# values of columns go where _SLOT is (texts between quotes), the chain's in its slots.
 _SLOT = "\x01"
 _SOURCE = (',"source":{"offset":\x01,"partition":\x01,"topic":"\x01"},'
-           '"type":"watchlist_change"}')
+           '"type":"watchlist_change"')
 _UPSERT = ('{"after":{"expires_at":\x01,"key":"\x01","kind":"\x01","list":"\x01","match":"\x01",'
            '"priority":\x01,"scope":null,"subject_type":"\x01"},"at":\x01,"entry_id":"\x01",'
            '"legal_basis":"\x01","op":"upsert",' + PREV_HASH_SLOT + ',"requested_by":"\x01",'
