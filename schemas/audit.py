@@ -60,9 +60,10 @@ class AuditChain:
         return sealed
 
     def seal_many(self, events: Sequence[dict[str, Any] | Templated]) -> list[bytes]:
-        """Seal `events` in order like `seal` and return each as JSON, serialised once: its
-        keys sorted, `hash` last (the same event as `dumps(seal(event))`, keys in another
-        order). Nothing is sealed when one cannot be serialised (the error is raised)."""
+        """Seal `events` (dicts, or `Templated` ones) in order like `seal` and return each as
+        JSON, serialised once: its keys sorted, `hash` last (the same event as
+        `dumps(seal(event))`, keys in another order). Nothing is sealed when one cannot be
+        serialised (the error is raised)."""
         # One loop with everything bound locally: this is a bulk load's per-command cost.
         producer, seq, prev = self.producer, self._seq, self._prev.encode()
         dumps, sha256, sort_keys = orjson.dumps, hashlib.sha256, orjson.OPT_SORT_KEYS
