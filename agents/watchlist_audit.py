@@ -25,6 +25,7 @@ import gc
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from operator import attrgetter
 from typing import Any
 
@@ -162,7 +163,7 @@ def audit_batch(batches: Mapping[TopicPartition, Sequence], trail: AuditTrail,
     topic, partition, offset, key, value and timestamp in ms) with `record_audit`, and
     return their audit events sealed into `trail`'s chain, the dead letters of the refused,
     and the offsets to commit once the broker has both."""
-    records = [rec for recs in batches.values() for rec in recs]
+    records = list(chain.from_iterable(batches.values()))
     audited = record_audit(records, at_ms)
     dead_letters: list[Outgoing] = []
     rejected: dict[str, int] = {}
