@@ -23,9 +23,9 @@ from aiokafka import TopicPartition
 from mode import Service
 
 from agents.context import WorkerContext
-from agents.watchlist_audit import AuditedTopic, RecordAudit, WatchlistAudit
+from agents.watchlist_audit import AuditedTopic, RecordAudit, RecordAudits, WatchlistAudit
 from config.settings import Settings
-from schemas.audit_events import Event, location_record_event
+from schemas.audit_events import location_record_event, record_source
 from schemas.locations import LocationDelete, LocationUpsert, decode_location_command
 from schemas.rejection import Rejected
 from streams.reader import open_reader
@@ -73,12 +73,12 @@ def apply_location(directory: LocationDirectory, command: Command | None,
 
 def location_record_audit(settings: Settings) -> RecordAudit:
     """Return the RecordAudit of `vigil.locations` (no setting changes a verdict)."""
-    def audit(records: Sequence[Any], sources: list[dict[str, Any]], at_ms: int
-              ) -> list[tuple[Event, Rejected | None]]:
+    def audit(records: Sequence[Any], at_ms: int) -> RecordAudits:
         commands = [judge_location(rec.value, rec.key) for rec in records]
-        return [(location_record_event(command, rec.key, source, at_ms),
-                 command if isinstance(command, Rejected) else None)
-                for rec, source, command in zip(records, sources, commands, strict=True)]
+        return RecordAudits(
+            [location_record_event(command, rec.key, record_source(rec), at_ms)
+             for rec, command in zip(records, commands, strict=True)],
+            {i: command for i, command in enumerate(commands) if isinstance(command, Rejected)})
     return audit
 
 

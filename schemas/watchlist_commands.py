@@ -1,10 +1,10 @@
-"""Many watchlist commands decoded in one call: what a bulk load's writer and its audit
-(cli `vigil watchlist load`, agents/watchlist_audit.py) decode with.
+"""Many watchlist commands decoded in one call: what a bulk load's writer (cli `vigil
+watchlist load`) decodes with.
 
-Decoding is most of their per-command cost (measured: 5-8 µs of the audit's 10 µs one by
-one), so it goes through the columnar batch decoder
-(`schemas.watchlist_batch.decode_watchlist_batch`, whose verdicts are those of
-`decode_watchlist_command`), with each command rebuilt as its object for the callers.
+Decoding is most of its per-command cost (measured: 5-8 µs one by one), so it goes through
+the columnar batch decoder (`schemas.watchlist_batch.decode_watchlist_batch`, whose verdicts
+are those of `decode_watchlist_command`), with each command rebuilt as its object for the
+caller.
 """
 
 from __future__ import annotations

@@ -5,9 +5,12 @@ audit consumer's assignment. Without a broker."""
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from types import SimpleNamespace
 
 from aiokafka import TopicPartition
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from agents.audit import AuditTrail
 from agents.metrics import build_metrics
@@ -20,6 +23,7 @@ from agents.watchlist_audit import (
     watchlist_record_audit,
 )
 from schemas.audit import event_hash, verify_chain
+from schemas.audit_events import record_source, watchlist_record_event
 from schemas.audit_signing import (
     CheckpointSigner,
     load_private_key,
@@ -29,9 +33,12 @@ from schemas.audit_signing import (
     verify_checkpoints,
 )
 from schemas.json import dumps, loads
-from schemas.rejection import Rejected
+from schemas.rejection import Rejected, encode_deadletter
 from schemas.watchlist import decode_watchlist_command
+from streams.delivery import Outgoing
 from tests.agents.fixtures import make_context
+from tests.schemas.test_watchlist_batch import TTL_DAYS
+from tests.schemas.test_watchlist_batch_events import records
 
 T0 = 1_795_000_000_000
 DAY = 86_400_000
@@ -177,12 +184,19 @@ def test_a_batch_the_decoder_fails_on_is_judged_record_by_record(monkeypatch) ->
             raise RuntimeError("decoder bug")
         return decode_watchlist_command(value, key, *args)
 
-    monkeypatch.setattr(audit, "decode_watchlist_commands", broken_batch)
+    monkeypatch.setattr(audit, "decode_watchlist_batch", broken_batch)
     monkeypatch.setattr(reader, "decode_watchlist_command", broken_on_w3)
     records = [rec for recs in batches().values() for rec in recs]
     verdicts = audit.judge_commands(records, 90)
-    assert [v.reason if isinstance(v, Rejected) else type(v).__name__ for v in verdicts] == [
+    assert [v.reason if isinstance(v, Rejected) else type(v).__name__
+            for v in map(verdicts.command, range(len(records)))] == [
         "WatchlistEntry", "internal_error", "bad_json", "WatchlistDelete", "NoneType"]
+    events = [loads(v) for v in audit_batch(batches(), AuditTrail("AUDIT", build_metrics(
+        ).audit_events, 0, "w1"), watchlist_record_audit(90), T0, "DLQ").values]
+    assert [(e["type"], e.get("op"), e.get("entry_id")) for e in events] == [
+        ("watchlist_change", "upsert", "W-1"), ("request_refused", None, None),
+        ("request_refused", None, None), ("watchlist_change", "delete", "W-2"),
+        ("watchlist_change", "tombstone", "W-5")]
 
 
 def test_a_batch_audited_in_chunks_is_the_batch_audited_at_once() -> None:
@@ -202,3 +216,50 @@ def test_a_batch_audited_in_chunks_is_the_batch_audited_at_once() -> None:
         assert (chunked.values, chunked.rejected, chunked.offsets) == (
             whole.values, whole.rejected, whole.offsets)
         assert [m.value for m in chunked.dead_letters] == [m.value for m in whole.dead_letters]
+
+
+SIGNER = CheckpointSigner(load_private_key(new_private_key_pem()))
+
+
+def reference_audit(records: list, trail: AuditTrail, at_ms: int) -> AuditBatch:
+    """What `audit_batch` must give: each record judged alone, its event made as a dict and
+    sealed by the chain's dict path."""
+    commands = [judge_command(r.value, r.key, r.timestamp, TTL_DAYS) for r in records]
+    values, checkpoints = trail.seal_batch([
+        watchlist_record_event(command, r.key, record_source(r), at_ms)
+        for r, command in zip(records, commands, strict=True)])
+    refused = [(r, c) for r, c in zip(records, commands, strict=True) if isinstance(c, Rejected)]
+    return AuditBatch(
+        values, checkpoints,
+        [Outgoing("DLQ", r.topic.encode(),
+                  encode_deadletter(c, r.value, r.topic, r.partition, r.offset))
+         for r, c in refused],
+        dict(Counter(c.reason for _, c in refused)),
+        {TopicPartition(r.topic, r.partition): r.offset + 1 for r in records})
+
+
+@settings(max_examples=150, deadline=None, database=None)
+@given(st.lists(records(), min_size=1, max_size=3), st.integers(1, 7), st.integers(1, 40))
+def test_audit_batch_gives_what_the_plain_path_gives(
+        getmanys: list[list], every: int, chunk: int) -> None:
+    fast_metrics, plain_metrics = build_metrics(), build_metrics()
+    fast, plain = (AuditTrail("AUDIT", m.audit_events, 0, "w1", signer=SIGNER,
+                              checkpoint_every_events=every, clock=lambda: 7)
+                   for m in (fast_metrics, plain_metrics))
+    for recs in getmanys:  # one getmany after the other, into one chain
+        batches: dict[TopicPartition, list] = {}
+        for r in recs:
+            batches.setdefault(TopicPartition(r.topic, r.partition), []).append(r)
+        got = AuditBatch([], [], [], {})
+        for part in split_batches(batches, chunk):
+            got.extend(audit_batch(part, fast, watchlist_record_audit(TTL_DAYS), T0, "DLQ"))
+        want = reference_audit([r for rs in batches.values() for r in rs], plain, T0)
+        assert (got.values, got.checkpoints, got.rejected, got.offsets) == (
+            want.values, want.checkpoints, want.rejected, want.offsets)
+        assert [(m.topic, m.key, m.value) for m in got.dead_letters] == [
+            (m.topic, m.key, m.value) for m in want.dead_letters]
+    assert fast.chain.head == plain.chain.head
+    counted = [{(s.labels["type"], s.value) for metric in m.registry.collect()
+                for s in metric.samples if s.name == "vigil_audit_events_total"}
+               for m in (fast_metrics, plain_metrics)]
+    assert counted[0] == counted[1] and bool(counted[0]) == any(getmanys)

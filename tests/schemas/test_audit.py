@@ -6,7 +6,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from schemas.audit import CHAIN_FIELDS, GENESIS, AuditChain, event_hash, verify_chain
+from schemas.audit import (
+    CHAIN_FIELDS,
+    GENESIS,
+    PREV_HASH_SLOT,
+    SEQ_SLOT,
+    AuditChain,
+    event_hash,
+    verify_chain,
+)
 from schemas.json import loads
 
 
@@ -90,3 +98,15 @@ def test_an_event_that_cannot_be_serialised_seals_nothing() -> None:
     with pytest.raises(TypeError):
         chain.seal_many([{"type": "ack"}, {"type": "ack", "when": object()}])
     assert chain.head == head
+
+
+def test_a_templated_event_seals_to_the_bytes_of_its_dict() -> None:
+    """The chain fills a Templated event's slots and un-doubles its other `%`s."""
+    event = {"type": "ack", "at": 7, "note": '100% "done"', "zz": None}
+    template = (b'{"at":7,"note":"100%% \\"done\\"",' + PREV_HASH_SLOT.encode() + b","
+                + SEQ_SLOT.encode() + b',"type":"ack","zz":null')
+    for producer in ("w1", 'h/"%s"'):
+        templated, plain = AuditChain(producer), AuditChain(producer)
+        got = templated.seal_many([("ack", template), event, ("ack", template)])
+        assert got == plain.seal_many([event, event, event])
+        assert templated.head == plain.head
