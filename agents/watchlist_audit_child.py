@@ -4,16 +4,19 @@
 A bulk load makes the audit as busy as the worker's watchlist reader (each command fetched,
 decoded, sealed into an audit chain and written), and in the worker's process both shared
 one core: the load was applied after 9-10 s and audited after 17-20 s (10^6 commands,
-watchlist-bench). Here the audit has a core of its own, its own audit chain (a producer id
-per process, as every chain has) and its own clients; the consumer is the same
-`WatchlistAudit` service, in the same consumer group.
+watchlist-bench). Here the audit runs beside the reader (below it: NICENESS), with its own
+audit chain (a producer id per process, as every chain has) and its own clients; the
+consumer is the same `WatchlistAudit` service, in the same consumer group.
 
 The worker writes one pickled `ChildSetup` on the child's stdin (8-byte length first) and
-keeps stdin open: its end (the worker stopping, or killed) or SIGTERM stops the child, which
-lets the batch it is writing finish and commit. On stdout the child writes a JSON line every
-REPORT_EVERY_S: the watchlist partitions it audits (`owned`, null while unknown: the worker
-audits the expiries of those) and its metrics (agents/metric_mirror.py). Logs go to stderr,
-which is the worker's.
+keeps stdin open. To stop the child it writes STOP and closes stdin (or sends SIGTERM): the
+child lets the batch it is writing finish and commit. Stdin ending without STOP means the
+worker is gone (killed): the child exits at once, as if killed with it (at-least-once: the
+partitions' next owner audits again what was not committed), so that nothing outlives it.
+
+On stdout the child writes a JSON line every REPORT_EVERY_S: the watchlist partitions it
+audits (`owned`, null while unknown: the worker audits the expiries of those) and its
+metrics (agents/metric_mirror.py). Logs go to stderr, which is the worker's.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ REPORT_EVERY_S = 0.25
 MIRRORED = ("vigil_rejected", "vigil_audit_events", "vigil_consumer_lag_messages",
             "vigil_audit_checkpoint_events")
 _LENGTH_BYTES = 8
+STOP = b"stop\n"
 # Below the worker: when the cores are short (a bulk load, its loader and the broker on two
 # cores), matching comes first and the audit catches up on what is left over.
 NICENESS = 5
@@ -140,7 +144,9 @@ async def run_child(setup: ChildSetup, out: BinaryIO) -> None:
             await trail.write_checkpoint()
 
     async def stdin_end() -> None:
-        await stdin.read()
+        if not (await stdin.read()).endswith(STOP):
+            log.warning("watchlist audit child: its worker is gone; exiting now")
+            os._exit(1)
         stop.set()
 
     tasks = [asyncio.ensure_future(t) for t in (reporting(), stdin_end(), checkpoints())]

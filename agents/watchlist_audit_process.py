@@ -14,7 +14,7 @@ from mode import Service
 from agents.context import WorkerContext
 from agents.metric_mirror import MetricMirror
 from agents.watchlist_audit import STOP_WAIT_S
-from agents.watchlist_audit_child import ChildSetup, encode_setup
+from agents.watchlist_audit_child import STOP, ChildSetup, encode_setup
 from streams.restarting import keep_running
 
 log = logging.getLogger(__name__)
@@ -90,8 +90,10 @@ class WatchlistAuditProcess(Service):
 
 
 async def _end(child: asyncio.subprocess.Process) -> None:
-    """Close the child's stdin and wait for it to end; kill it if it takes too long."""
+    """Ask the child to stop (STOP, then the end of its stdin) and wait for it to end; kill
+    it if it takes too long."""
     if child.stdin is not None and not child.stdin.is_closing():
+        child.stdin.write(STOP)
         child.stdin.close()
     try:
         await asyncio.wait_for(child.wait(), STOP_GRACE_S)

@@ -139,4 +139,4 @@ def test_the_audit_child_reports_through_its_worker_is_restarted_and_ends_with_i
 
     second = audit_children(d)[-1]
     d.kill_worker()  # a killed worker's child sees its stdin end and stops
-    wait_for(lambda: not running(second), "the audit child outlived its killed worker")
+    wait_for(lambda: not running(second), "the audit child outlived its killed worker", 5)
