@@ -228,9 +228,10 @@ class WatchlistSettings(Section):
         "checkpoint.")
     audit_process: bool = setting(
         True, lambda v: True, "true or false",
-        "Audit vigil.watchlist's commands in a child process of the worker (its own core: a "
-        "bulk load is applied and audited side by side, with an audit chain of its own) "
-        "rather than in the worker's event loop. Its metrics are exported by the worker.")
+        "Audit vigil.watchlist's commands in a child process of the worker, at nice 5, with "
+        "an audit chain of its own (a bulk load is applied and audited side by side on two "
+        "cores, matching first) rather than in the worker's event loop. Its metrics are "
+        "exported by the worker.")
 
 
 @_section
