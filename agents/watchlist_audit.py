@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import chain
 from operator import attrgetter
-from typing import Any, Protocol
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, RebalanceInProgressError
@@ -35,6 +35,7 @@ from mode import Service
 
 from agents.audit import AuditTrail
 from agents.consumer_lag import export_lag, member_lag
+from agents.context import WorkerContext
 from agents.metrics import Metrics
 from agents.watchlist import judge_command
 from config.settings import Settings
@@ -194,9 +195,10 @@ class _Ownership(ConsumerRebalanceListener):
         log.info("%s audit partitions assigned: %s", self.short, sorted(self.partitions))
 
 
-class AuditContext(Protocol):
-    """What an audit consumer uses of its process: a worker's WorkerContext, or the watchlist
-    audit child's (agents/watchlist_audit_child.py)."""
+@dataclass(frozen=True)
+class AuditContext:
+    """What an audit consumer uses of its process: the watchlist audit child builds one
+    (agents/watchlist_audit_child.py); a worker passes its WorkerContext, which has these."""
 
     settings: Settings
     bootstrap: str
@@ -211,7 +213,8 @@ class WatchlistAudit(Service):
     the worker's app (the watchlist's: in the worker's audit child, unless
     `watchlist.audit_process` is off)."""
 
-    def __init__(self, ctx: AuditContext, audited: AuditedTopic = WATCHLIST) -> None:
+    def __init__(self, ctx: AuditContext | WorkerContext, audited: AuditedTopic = WATCHLIST
+                 ) -> None:
         super().__init__()
         self.ctx = ctx
         self.audited = audited

@@ -34,14 +34,13 @@ from typing import BinaryIO
 
 import orjson
 
-from agents.audit import AuditTrail, build_audit_trail
+from agents.audit import build_audit_trail
 from agents.metric_mirror import collect_report
-from agents.metrics import Metrics, build_metrics
-from agents.watchlist_audit import WatchlistAudit
+from agents.metrics import build_metrics
+from agents.watchlist_audit import AuditContext, WatchlistAudit
 from config.settings import Settings
-from streams.delivery import Destination
 from streams.output_producers import OutputProducers
-from streams.topics import TopicNames, topic_names
+from streams.topics import topic_names
 
 log = logging.getLogger("vigil.watchlist_audit_child")
 
@@ -63,18 +62,6 @@ class ChildSetup:
     settings: Settings
     bootstrap: str  # resolved (an embedded broker's address)
     one_record_per_batch: bool  # the worker's broker check
-
-
-@dataclass(frozen=True)
-class ChildContext:
-    """What `WatchlistAudit` uses of a worker's context."""
-
-    settings: Settings
-    bootstrap: str
-    topics: TopicNames
-    metrics: Metrics
-    audit: AuditTrail
-    deadletter_topic: Destination
 
 
 def encode_setup(setup: ChildSetup) -> bytes:
@@ -119,7 +106,7 @@ async def run_child(setup: ChildSetup, out: BinaryIO) -> None:
     trail = build_audit_trail(producers.topic(topics.audit, one_writer_per_partition=False),
                               s, metrics)
     log.info("watchlist audit child: audit chain %s", trail.chain.producer)
-    ctx = ChildContext(settings=s, bootstrap=setup.bootstrap, topics=topics,
+    ctx = AuditContext(settings=s, bootstrap=setup.bootstrap, topics=topics,
                        metrics=metrics, audit=trail,
                        deadletter_topic=producers.topic(topics.deadletter,
                                                         one_writer_per_partition=False))
