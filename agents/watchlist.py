@@ -14,11 +14,11 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import faust
 import numpy as np
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from mode import Service
 
 from agents.context import WorkerContext
@@ -36,6 +36,7 @@ from schemas.watchlist_batch import (
     decode_watchlist_batch,
 )
 from streams.delivery import deliver
+from streams.lean_records import LeanRecord, lean_options
 from streams.reader import open_reader
 from streams.readto import FetchedEnds
 from streams.restarting import keep_running
@@ -85,9 +86,12 @@ def apply_judged(ctx: WorkerContext, judged: Sequence[tuple[Command | None, byte
     return done
 
 
-def apply_records(ctx: WorkerContext, records: Sequence[ConsumerRecord]) -> Counter[str]:
-    """Decode and apply watchlist records in one batch, judged by their Kafka timestamps;
-    return how many were upserts, deletes, tombstones and rejected."""
+def apply_records(ctx: WorkerContext, batches: Mapping[TopicPartition, Sequence[LeanRecord]]
+                  ) -> Counter[str]:
+    """Decode and apply watchlist records (a `getmany` answer) in one batch, judged by their
+    Kafka timestamps; return how many were upserts, deletes, tombstones and rejected."""
+    records = [rec for recs in batches.values() for rec in recs]
+    partitions = [tp.partition for tp, recs in batches.items() for _ in recs]
     max_ttl = ctx.settings.watchlist.max_ttl_days
     try:
         batch = decode_watchlist_batch([r.value for r in records], [r.key for r in records],
@@ -96,8 +100,8 @@ def apply_records(ctx: WorkerContext, records: Sequence[ConsumerRecord]) -> Coun
         log.exception("watchlist batch decoder failed: judging %d commands one by one",
                       len(records))
         return apply_judged(ctx, [(judge_command(r.value, r.key, r.timestamp, max_ttl), r.key,
-                                   r.partition) for r in records])
-    ctx.watchlist.apply_batch(batch, [r.partition for r in records])
+                                   p) for r, p in zip(records, partitions, strict=True)])
+    ctx.watchlist.apply_batch(batch, partitions)
     counts = np.bincount(batch.op, minlength=len(OUTCOMES))
     done: Counter[str] = Counter()
     for op, outcome in OUTCOMES.items():
@@ -146,7 +150,7 @@ async def _read_watchlist(ctx: WorkerContext, state: WatchlistCheckpoints) -> No
     consumer, tps = await open_reader(ctx.bootstrap, [topic], client_id="vigil-watchlist-reader",
                                       fetch_max_wait_ms=ctx.settings.kafka.fetch_max_wait_ms,
                                       settings=ctx.settings, max_partition_fetch_bytes=FETCH_BYTES,
-                                      fetch_max_bytes=4 * FETCH_BYTES)
+                                      fetch_max_bytes=4 * FETCH_BYTES, **lean_options())
     try:
         started = time.monotonic()
         if not await state.restore(consumer, tps):
@@ -160,7 +164,7 @@ async def _read_watchlist(ctx: WorkerContext, state: WatchlistCheckpoints) -> No
         while True:
             # Batches of MAX_RECORDS: applying one holds the event loop the record agents share.
             batches = await consumer.getmany(timeout_ms=500, max_records=MAX_RECORDS)
-            applied = apply_records(ctx, [rec for records in batches.values() for rec in records])
+            applied = apply_records(ctx, batches)
             for done, count in applied.items():
                 ctx.metrics.watchlist_commands.labels(done).inc(count)
             for tp, records in batches.items():

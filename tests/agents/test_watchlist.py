@@ -125,8 +125,11 @@ def test_a_decoded_batch_leaves_the_watchlist_as_judging_each_command_does() -> 
         (upsert(entry_id="W-6", key="CD 345"), b"W-6"), (b"{", b"W-7"), (None, None)]
     records = [Record(v, k, T0, i % 3) for i, (v, k) in enumerate(values)]
     batched, one_by_one = ctx(), ctx()
-    assert apply_records(batched, records) == apply_judged(one_by_one, [
-        (judge_command(r.value, r.key, r.timestamp, 90), r.key, r.partition) for r in records])
+    batches = {TopicPartition(batched.topics.watchlist, p): [r for r in records if r.partition == p]
+               for p in range(3)}
+    assert apply_records(batched, batches) == apply_judged(one_by_one, [
+        (judge_command(r.value, r.key, r.timestamp, 90), r.key, r.partition)
+        for rs in batches.values() for r in rs])
     for entry_id in (f"W-{i}" for i in range(1, 8)):
         assert batched.watchlist.get(entry_id) == one_by_one.watchlist.get(entry_id)
     assert batched.watchlist.entries_by_list() == one_by_one.watchlist.entries_by_list()
