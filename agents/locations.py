@@ -15,8 +15,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
-from typing import Any
 
 import faust
 from aiokafka import TopicPartition
@@ -25,7 +23,8 @@ from mode import Service
 from agents.context import WorkerContext
 from agents.watchlist_audit import AuditedTopic, RecordAudit, RecordAudits, WatchlistAudit
 from config.settings import Settings
-from schemas.audit_events import location_record_event, record_source
+from schemas.audit_events import location_record_event
+from schemas.fetched import Fetched
 from schemas.locations import LocationDelete, LocationUpsert, decode_location_command
 from schemas.rejection import Rejected
 from streams.reader import open_reader
@@ -73,11 +72,11 @@ def apply_location(directory: LocationDirectory, command: Command | None,
 
 def location_record_audit(settings: Settings) -> RecordAudit:
     """Return the RecordAudit of `vigil.locations` (no setting changes a verdict)."""
-    def audit(records: Sequence[Any], at_ms: int) -> RecordAudits:
-        commands = [judge_location(rec.value, rec.key) for rec in records]
+    def audit(fetched: Fetched, at_ms: int) -> RecordAudits:
+        commands = [judge_location(rec.value, rec.key) for rec in fetched.records]
         return RecordAudits(
-            [location_record_event(command, rec.key, record_source(rec), at_ms)
-             for rec, command in zip(records, commands, strict=True)],
+            [location_record_event(command, rec.key, fetched.source(i), at_ms)
+             for i, (rec, command) in enumerate(zip(fetched.records, commands, strict=True))],
             {i: command for i, command in enumerate(commands) if isinstance(command, Rejected)})
     return audit
 

@@ -25,9 +25,7 @@ import gc
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import chain
 from operator import attrgetter
-from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, RebalanceInProgressError
@@ -42,11 +40,13 @@ from config.settings import Settings
 from schemas.audit import Templated
 from schemas.audit_events import Event
 from schemas.clock import now_ms
+from schemas.fetched import Fetched
 from schemas.rejection import Rejected, encode_deadletter
 from schemas.watchlist_batch import CommandBatch, decode_watchlist_batch
 from schemas.watchlist_batch_events import watchlist_batch_events
 from streams.batch_writer import BatchWriter
 from streams.delivery import Destination, Outgoing, deliver
+from streams.lean_records import LeanRecord, lean_options
 from streams.restarting import keep_running
 from streams.security import aiokafka_security
 from streams.topics import TopicNames, watchlist_audit_group
@@ -73,15 +73,14 @@ class RecordAudits:
     refused: dict[int, Rejected]
 
 
-# Records (aiokafka ConsumerRecords, with topic, partition, offset, key, value and timestamp)
-# and when they are audited, to their audit events. A whole chunk at a time, so that a
-# topic's decoder can judge its records in one call.
-RecordAudit = Callable[[Sequence[Any], int], RecordAudits]
+# Fetched records and when they are audited, to their audit events. A whole chunk at a time,
+# so that a topic's decoder can judge its records in one call.
+RecordAudit = Callable[[Fetched, int], RecordAudits]
 
 
-def judge_commands(records: Sequence[Any], max_ttl_days: int) -> CommandBatch:
-    """Judge watchlist records (aiokafka ConsumerRecords) as `judge_command` does, decoding
-    them in one call; a record without a value is a tombstone (IGNORED without a key)."""
+def judge_commands(records: Sequence[LeanRecord], max_ttl_days: int) -> CommandBatch:
+    """Judge watchlist records as `judge_command` does, decoding them in one call; a record
+    without a value is a tombstone (IGNORED without a key)."""
     values, keys, timestamps = (list(map(attrgetter(name), records))
                                 for name in ("value", "key", "timestamp"))
     try:
@@ -99,9 +98,9 @@ def judge_commands(records: Sequence[Any], max_ttl_days: int) -> CommandBatch:
 
 def watchlist_record_audit(max_ttl_days: int) -> RecordAudit:
     """Return the RecordAudit of `vigil.watchlist`: each command judged as when written."""
-    def audit(records: Sequence[Any], at_ms: int) -> RecordAudits:
-        batch = judge_commands(records, max_ttl_days)
-        return RecordAudits(watchlist_batch_events(batch, records, at_ms), batch.rejected)
+    def audit(fetched: Fetched, at_ms: int) -> RecordAudits:
+        batch = judge_commands(fetched.records, max_ttl_days)
+        return RecordAudits(watchlist_batch_events(batch, fetched, at_ms), batch.rejected)
     return audit
 
 
@@ -160,20 +159,20 @@ def split_batches(batches: Mapping[TopicPartition, Sequence], size: int
 def audit_batch(batches: Mapping[TopicPartition, Sequence], trail: AuditTrail,
                 record_audit: RecordAudit, at_ms: int,
                 deadletter_topic: Destination) -> AuditBatch:
-    """Judge each record of `batches` (a `getmany` answer: aiokafka ConsumerRecords, with
-    topic, partition, offset, key, value and timestamp in ms) with `record_audit`, and
-    return their audit events sealed into `trail`'s chain, the dead letters of the refused,
-    and the offsets to commit once the broker has both."""
-    records = list(chain.from_iterable(batches.values()))
-    audited = record_audit(records, at_ms)
+    """Judge each record of `batches` (a `getmany` answer: records with offset, key, value
+    and timestamp in ms) with `record_audit`, and return their audit events sealed into
+    `trail`'s chain, the dead letters of the refused, and the offsets to commit once the
+    broker has both."""
+    fetched = Fetched.of(batches)
+    audited = record_audit(fetched, at_ms)
     dead_letters: list[Outgoing] = []
     rejected: dict[str, int] = {}
     for i, refused in sorted(audited.refused.items()):
-        rec = records[i]
+        rec, topic = fetched.records[i], fetched.topic
         rejected[refused.reason] = rejected.get(refused.reason, 0) + 1
         dead_letters.append(Outgoing(
-            deadletter_topic, rec.topic.encode(),
-            encode_deadletter(refused, rec.value, rec.topic, rec.partition, rec.offset)))
+            deadletter_topic, topic.encode(),
+            encode_deadletter(refused, rec.value, topic, fetched.partitions[i], rec.offset)))
     values, checkpoints = trail.seal_batch(audited.events)
     offsets = {tp: recs[-1].offset + 1 for tp, recs in batches.items() if recs}
     return AuditBatch(values, checkpoints, dead_letters, rejected, offsets)
@@ -260,7 +259,7 @@ class WatchlistAudit(Service):
             session_timeout_ms=int(s.kafka.session_timeout_s * 1000),
             heartbeat_interval_ms=int(s.kafka.heartbeat_interval_s * 1000),
             max_partition_fetch_bytes=s.worker.fetch_partition_bytes,
-            **aiokafka_security(s))
+            **aiokafka_security(s), **lean_options())
         writer = BatchWriter(ctx.bootstrap, ctx.topics.audit, s,
                              client_id=f"vigil-{self.audited.short}-audit",
                              retries=s.worker.send_retries)

@@ -33,12 +33,6 @@ def entry_view(entry: Any) -> dict[str, Any]:
     return view
 
 
-def record_source(record: Any) -> dict[str, Any]:
-    """Return where a Kafka record (topic, partition, offset) came from, as audit events
-    record it."""
-    return {"topic": record.topic, "partition": record.partition, "offset": record.offset}
-
-
 def watchlist_record_event(command: WatchlistEntry | WatchlistDelete | Rejected | None,
                            key: bytes | None, source: dict[str, Any], at_ms: int) -> Event:
     """Return the audit event of a watchlist topic record: the change, the refusal, or a

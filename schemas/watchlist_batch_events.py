@@ -15,12 +15,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from itertools import repeat
 from operator import attrgetter
-from typing import Any
 
 import numpy as np
 
 from schemas.audit import PREV_HASH_SLOT, SEQ_SLOT, Templated
-from schemas.audit_events import Event, record_source, watchlist_record_event
+from schemas.audit_events import Event, watchlist_record_event
+from schemas.fetched import Fetched
 from schemas.json import dumps
 from schemas.watchlist import MATCH_RULES, SUBJECT_TYPES
 from schemas.watchlist_batch import DELETE, TOMBSTONE, UPSERT, CommandBatch
@@ -45,11 +45,11 @@ _AS_ITSELF = bytes(b for b in range(256) if b >= 0x20 and b not in b'"\\%')
 _DECIMALS = tuple(map(str, range(256)))  # by value
 
 
-def watchlist_batch_events(batch: CommandBatch, records: Sequence[Any], at_ms: int
+def watchlist_batch_events(batch: CommandBatch, fetched: Fetched, at_ms: int
                            ) -> list[Event | Templated]:
     """Return the audit event of each record, in order, as `watchlist_record_event` makes it
-    (templated where the columns hold the row whole): `batch` is the records' verdicts
-    (`decode_watchlist_batch`), `records` the records (topic, partition, offset, key)."""
+    (templated where the columns hold the row whole): `batch` is the verdicts of `fetched`'s
+    records (`decode_watchlist_batch`)."""
     n = len(batch)
     if not n:
         return []
@@ -63,16 +63,15 @@ def watchlist_batch_events(batch: CommandBatch, records: Sequence[Any], at_ms: i
         if not rows.indices:
             continue
         filled = _filled(template, at_ms, len(rows.indices), [
-            *columns(batch, rows), *_source_columns(rows.items(records))])
+            *columns(batch, rows), *_source_columns(rows, fetched)])
         if rows.every:  # a bulk load's chunk: all of one op
             return list(zip(repeat(CHANGE), filled, strict=False))
         for i, event in zip(rows.indices, filled, strict=True):
             events[i] = (CHANGE, event)
     for i, event in enumerate(events):
         if event is None:
-            rec = records[i]
-            events[i] = watchlist_record_event(batch.command(i), rec.key, record_source(rec),
-                                               at_ms)
+            events[i] = watchlist_record_event(batch.command(i), fetched.records[i].key,
+                                               fetched.source(i), at_ms)
     return events  # type: ignore[return-value]  # every row set
 
 
@@ -122,11 +121,11 @@ def _tombstone_columns(batch: CommandBatch, rows: _Rows) -> list[Column]:
     return [rows.texts(batch.entry_id)]
 
 
-def _source_columns(records: Sequence[Any]) -> list[Column]:
-    """Return the offset, partition and topic columns of `records`."""
-    offsets, partitions, topics = (list(map(attrgetter(name), records))
-                                   for name in ("offset", "partition", "topic"))
-    return [_decimals(offsets), _decimals(partitions), _texts(topics)]
+def _source_columns(rows: _Rows, fetched: Fetched) -> list[Column]:
+    """Return the offset, partition and topic columns of the rows' records."""
+    offsets = list(map(attrgetter("offset"), rows.items(fetched.records)))
+    return [_decimals(offsets), _decimals(list(rows.items(fetched.partitions))),
+            _texts([fetched.topic])]
 
 
 def _filled(template: str, at_ms: int, rows: int, columns: list[Column]) -> list[bytes]:

@@ -23,7 +23,7 @@ from agents.watchlist_audit import (
     watchlist_record_audit,
 )
 from schemas.audit import event_hash, verify_chain
-from schemas.audit_events import record_source, watchlist_record_event
+from schemas.audit_events import watchlist_record_event
 from schemas.audit_signing import (
     CheckpointSigner,
     load_private_key,
@@ -38,7 +38,7 @@ from schemas.watchlist import decode_watchlist_command
 from streams.delivery import Outgoing
 from tests.agents.fixtures import make_context
 from tests.schemas.test_watchlist_batch import TTL_DAYS
-from tests.schemas.test_watchlist_batch_events import records
+from tests.schemas.test_watchlist_batch_events import records, source
 
 T0 = 1_795_000_000_000
 DAY = 86_400_000
@@ -226,7 +226,7 @@ def reference_audit(records: list, trail: AuditTrail, at_ms: int) -> AuditBatch:
     sealed by the chain's dict path."""
     commands = [judge_command(r.value, r.key, r.timestamp, TTL_DAYS) for r in records]
     values, checkpoints = trail.seal_batch([
-        watchlist_record_event(command, r.key, record_source(r), at_ms)
+        watchlist_record_event(command, r.key, source(r), at_ms)
         for r, command in zip(records, commands, strict=True)])
     refused = [(r, c) for r, c in zip(records, commands, strict=True) if isinstance(c, Rejected)]
     return AuditBatch(
@@ -250,8 +250,11 @@ def test_audit_batch_gives_what_the_plain_path_gives(
         batches: dict[TopicPartition, list] = {}
         for r in recs:
             batches.setdefault(TopicPartition(r.topic, r.partition), []).append(r)
+        # As a lean reader fetches them: the partition says where they came from.
+        lean = {tp: [SimpleNamespace(offset=r.offset, timestamp=r.timestamp, key=r.key,
+                                     value=r.value) for r in rs] for tp, rs in batches.items()}
         got = AuditBatch([], [], [], {})
-        for part in split_batches(batches, chunk):
+        for part in split_batches(lean, chunk):
             got.extend(audit_batch(part, fast, watchlist_record_audit(TTL_DAYS), T0, "DLQ"))
         want = reference_audit([r for rs in batches.values() for r in rs], plain, T0)
         assert (got.values, got.checkpoints, got.rejected, got.offsets) == (

@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas.audit import AuditChain
-from schemas.audit_events import record_source, watchlist_record_event
+from schemas.audit_events import watchlist_record_event
+from schemas.fetched import Fetched
 from schemas.json import dumps
 from schemas.scope import encode_scope
 from schemas.watchlist import decode_watchlist_command
@@ -93,12 +94,23 @@ def records(draw: st.DrawFn) -> list[Record]:
                    value, timestamp) for i, (value, key, timestamp) in enumerate(made)]
 
 
+def source(rec: Record) -> dict[str, object]:
+    """Where a record came from, as the contract's audit events say it."""
+    return {"topic": rec.topic, "partition": rec.partition, "offset": rec.offset}
+
+
+def fetched(recs: list[Record]) -> Fetched:
+    """The records as a lean reader hands them: where they came from said beside them."""
+    topics = {r.topic for r in recs}
+    return Fetched(topics.pop() if topics else "", recs, [r.partition for r in recs])
+
+
 def reference_events(recs: list[Record], at_ms: int) -> list[dict]:
     """Each record judged alone and its event made as a dict: the plain path."""
     return [watchlist_record_event(
         None if rec.value is None else decode_watchlist_command(
             rec.value, rec.key, rec.timestamp, TTL_DAYS),
-        rec.key, record_source(rec), at_ms) for rec in recs]
+        rec.key, source(rec), at_ms) for rec in recs]
 
 
 @SETTINGS
@@ -107,7 +119,7 @@ def test_events_seal_to_the_bytes_of_the_plain_path(recs: list[Record], at_ms: i
                                                     producer: str) -> None:
     batch = decode_watchlist_batch([r.value for r in recs], [r.key for r in recs],
                                    [r.timestamp for r in recs], TTL_DAYS)
-    events = watchlist_batch_events(batch, recs, at_ms)
+    events = watchlist_batch_events(batch, fetched(recs), at_ms)
     fast, plain = AuditChain(producer), AuditChain(producer)
     assert fast.seal_many(events) == plain.seal_many(reference_events(recs, at_ms))
     assert fast.head == plain.head
@@ -126,7 +138,7 @@ def test_a_bulk_loads_chunk_is_templated_throughout() -> None:
                    REFERENCE_MS) for i, d in enumerate(docs)]
     batch = decode_watchlist_batch([r.value for r in recs], [r.key for r in recs],
                                    [r.timestamp for r in recs], TTL_DAYS)
-    events = watchlist_batch_events(batch, recs, REFERENCE_MS + 5)
+    events = watchlist_batch_events(batch, fetched(recs), REFERENCE_MS + 5)
     assert {type(e) for e in events} == {tuple}
     assert AuditChain("w1").seal_many(events) == AuditChain("w1").seal_many(
         reference_events(recs, REFERENCE_MS + 5))
@@ -137,8 +149,9 @@ def test_a_text_orjson_cannot_write_raises_as_for_a_dict_event() -> None:
     batch = decode_watchlist_batch([None], [b"W-1"], [REFERENCE_MS], TTL_DAYS)
     batch.entry_id[0] = "W-\ud800"  # no decoder makes one: the key is decoded with replacement
     with pytest.raises(TypeError):  # orjson's JSONEncodeError
-        watchlist_batch_events(batch, recs, REFERENCE_MS)
+        watchlist_batch_events(batch, fetched(recs), REFERENCE_MS)
 
 
 def test_an_empty_batch_has_no_events() -> None:
-    assert watchlist_batch_events(decode_watchlist_batch([], [], [], TTL_DAYS), [], 0) == []
+    assert watchlist_batch_events(decode_watchlist_batch([], [], [], TTL_DAYS), fetched([]),
+                                  0) == []
