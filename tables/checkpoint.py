@@ -16,7 +16,7 @@ can write the state folder (who could rewrite any checksum), and it is the cheap
 the standard library (measured: 0.22 s per GB, blake2b 1.0 s, sha1 0.5 s); zlib releases
 the GIL while it runs, so a writer thread leaves the event loop alone.
 
-Both functions block (about a second per GB): call them through `asyncio.to_thread`, with
+Reading and writing block (about a second per GB): call them through `asyncio.to_thread`, with
 arrays the thread alone holds (copies), since they are read while the event loop runs.
 """
 
@@ -282,8 +282,45 @@ def _read_array(f: BinaryIO, at: int, entry: Mapping[str, Any], allocate: Alloca
     return arr
 
 
-def _read_opened(f: BinaryIO, expect: Mapping[str, Any], allocate: Allocate
-                 ) -> tuple[dict[str, Any], dict[str, np.ndarray]] | Stale:
+class OpenCheckpoint:
+    """A checkpoint file whose header was read and checked, its arrays not yet read: a
+    caller may act on the header (check it against the topic) before paying for them.
+    Close it (or use it as a context manager)."""
+
+    def __init__(self, f: BinaryIO, header: dict[str, Any], entries: list[dict[str, Any]],
+                 data_start: int) -> None:
+        self._file = f
+        self.header = header
+        self._entries = entries
+        self._data_start = data_start
+
+    def read_arrays(self, allocate: Allocate | None = None) -> dict[str, np.ndarray] | Stale:
+        """Return the arrays, each read into `allocate(name, shape, dtype)` (a C-contiguous
+        array: a view into a larger one, say, so that the caller need not copy it to make
+        room; by default a new array), or Stale(reason) when one is corrupt."""
+        arrays = {}
+        try:
+            for entry in self._entries:
+                arr = _read_array(self._file, self._data_start, entry, allocate or _new_array)
+                if isinstance(arr, Stale):
+                    return arr
+                arrays[entry["name"]] = arr
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            return Stale(f"corrupt header: {type(exc).__name__}: {exc}"[:200])
+        return arrays
+
+    def close(self) -> None:
+        """Close the file."""
+        self._file.close()
+
+    def __enter__(self) -> OpenCheckpoint:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+
+def _open_checked(f: BinaryIO, expect: Mapping[str, Any]) -> OpenCheckpoint | Stale:
     size = os.fstat(f.fileno()).st_size
     prefix = f.read(_PREFIX.size)
     if len(prefix) < _PREFIX.size:
@@ -305,35 +342,38 @@ def _read_opened(f: BinaryIO, expect: Mapping[str, Any], allocate: Allocate
     data_start = _aligned(_PREFIX.size + header_len)
     if size != data_start + _end_of(entries):
         return Stale(f"{size} bytes, the header describes {data_start + _end_of(entries)}")
-    arrays = {}
-    for entry in entries:
-        arr = _read_array(f, data_start, entry, allocate)
-        if isinstance(arr, Stale):
-            return arr
-        arrays[entry["name"]] = arr
-    return header, arrays
+    return OpenCheckpoint(f, header, entries, data_start)
+
+
+def open_checkpoint(directory: Path, expect: Mapping[str, Any]) -> OpenCheckpoint | Stale:
+    """Open the checkpoint in `directory` and check its header: Stale(reason) when there is
+    none ("none"), the file is truncated or its header corrupt, or the header differs from
+    `expect` (JSON values) at any key of `expect`. Blocks: see the module."""
+    expect = loads(dumps(dict(expect)))  # compared as stored: tuples become lists
+    try:
+        f = open(directory / FILE_NAME, "rb")  # noqa: SIM115 (closed by the caller)
+    except FileNotFoundError:
+        return Stale("none")
+    except OSError as exc:
+        return Stale(f"cannot open: {exc}")
+    try:
+        opened = _open_checked(f, expect)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        # A header that parses but lacks a field or has one of the wrong type.
+        opened = Stale(f"corrupt header: {type(exc).__name__}: {exc}"[:200])
+    if isinstance(opened, Stale):
+        f.close()
+    return opened
 
 
 def read_checkpoint(directory: Path, expect: Mapping[str, Any],
                     allocate: Allocate | None = None
                     ) -> tuple[dict[str, Any], dict[str, np.ndarray]] | Stale:
     """Return the caller's header and the arrays of the checkpoint in `directory`, or
-    Stale(reason) when there is none ("none"), it is truncated or corrupt, or its header
-    differs from `expect` (JSON values) at any key of `expect`. Blocks: see the module.
-
-    `allocate(name, shape, dtype)` gives the C-contiguous array each array is read into
-    (a view into a larger one, say, so that the caller need not copy it to make room);
-    by default a new array of that shape."""
-    expect = loads(dumps(dict(expect)))  # compared as stored: tuples become lists
-    try:
-        f = open(directory / FILE_NAME, "rb")  # noqa: SIM115 (closed below)
-    except FileNotFoundError:
-        return Stale("none")
-    except OSError as exc:
-        return Stale(f"cannot open: {exc}")
-    with f:
-        try:
-            return _read_opened(f, expect, allocate or _new_array)
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            # A header that parses but lacks a field or has one of the wrong type.
-            return Stale(f"corrupt header: {type(exc).__name__}: {exc}"[:200])
+    Stale(reason): `open_checkpoint`, then `OpenCheckpoint.read_arrays(allocate)`."""
+    opened = open_checkpoint(directory, expect)
+    if isinstance(opened, Stale):
+        return opened
+    with opened:
+        arrays = opened.read_arrays(allocate)
+    return arrays if isinstance(arrays, Stale) else (opened.header, arrays)

@@ -82,11 +82,13 @@ def test_a_checkpoint_of_another_secret_or_a_damaged_one_is_discarded(
 
     (checkpoint,) = (d.run_dir / "watchlist-state").glob("*.ckpt")
     data = bytearray(checkpoint.read_bytes())
-    data[-1] ^= 0xFF
+    data[-1] ^= 0xFF  # in the last array: the header fits, and the join starts meanwhile
     checkpoint.write_bytes(bytes(data))
     d.start_worker()
     assert len(log_lines(d, "not used")) == 2, d.log_tail()
+    assert "checksum" in log_lines(d, "not used")[1]
     assert d.watchlist_entries() == len(KEYS)
+    assert hits_once(d, "W-2", KEYS["W-2"], "S-2")
 
 
 def test_a_checkpoint_of_a_broker_that_lost_its_data_is_discarded(
