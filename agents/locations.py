@@ -28,7 +28,7 @@ from schemas.fetched import Fetched
 from schemas.locations import LocationDelete, LocationUpsert, decode_location_command
 from schemas.rejection import Rejected
 from streams.reader import open_reader
-from streams.readto import FetchedEnds, shrunk_partitions
+from streams.readto import FetchedEnds, poll_ms, shrunk_partitions
 from streams.restarting import keep_running
 from streams.topics import locations_audit_group
 from tables.locations import LocationDirectory
@@ -102,7 +102,8 @@ async def _read_locations(ctx: WorkerContext) -> None:
         next_check = time.monotonic() + LOG_CHECK_S
         outcomes = ctx.metrics.location_commands
         while True:
-            batches = await consumer.getmany(timeout_ms=500, max_records=MAX_RECORDS)
+            batches = await consumer.getmany(timeout_ms=poll_ms(ctx.locations_loaded.is_set()),
+                                             max_records=MAX_RECORDS)
             for records in batches.values():
                 for rec in records:
                     command = judge_location(rec.value, rec.key)

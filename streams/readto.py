@@ -20,6 +20,18 @@ from schemas.clock import now_ms
 
 Lookup = Callable[[Hashable], int | None]
 
+# How long a reader's getmany waits for records: until it has read to the ends, briefly, since
+# the answer that tells it so may carry no record (an empty topic, a checkpoint's empty tail:
+# measured 0.5 s to "loaded" with the long wait); then long, as it only follows the topic.
+LOADING_POLL_MS = 50
+FOLLOWING_POLL_MS = 500
+
+
+def poll_ms(loaded: bool) -> int:
+    """Return how long a reader's getmany may wait, before (False) or after it has read to
+    the ends it reads to first."""
+    return FOLLOWING_POLL_MS if loaded else LOADING_POLL_MS
+
 
 class FetchedEnds:
     """Each partition's end as reported by the first fetch response that covered it.
