@@ -150,8 +150,8 @@ def create_app(setup: WorkerSetup) -> tuple[faust.App, WorkerContext]:
                         else WatchlistAudit(ctx))
     location_reader, locations_loaded = register_locations(app, ctx)
     app.boot_strategy = _before_consumer(
-        location_reader, register_watchlist(app, ctx, audit.owned), locations_loaded)(app)
-    register_suppression(app, ctx)
+        register_suppression(app, ctx), location_reader,
+        register_watchlist(app, ctx, audit.owned), locations_loaded)(app)
     register_record_agents(app, ctx)
     register_consumer_lag(app, ctx)
     register_audit_checkpoints(app, ctx.audit, s.audit.checkpoint_every_s)

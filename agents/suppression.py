@@ -21,6 +21,7 @@ import logging
 import time
 
 import faust
+from mode import Service
 
 from agents.context import WorkerContext
 from schemas.clock import now_ms
@@ -91,15 +92,27 @@ async def _follow_hits(ctx: WorkerContext) -> None:
         await consumer.stop()
 
 
-def register_suppression(app: faust.App, ctx: WorkerContext) -> None:
-    """Register the task that follows the hits topic into the suppression state, and the
-    catch-up at each partition assignment."""
+class HitsFollower(Service):
+    """The reader that follows the hits topic into the suppression state, as a service:
+    the worker starts it before its consumer, so the recent hits are read while the group
+    is joined, and only the catch-up at the assignment is left after it."""
+
+    def __init__(self, ctx: WorkerContext) -> None:
+        super().__init__()
+        self.ctx = ctx
+
+    async def on_start(self) -> None:
+        """Start the reader (restarted after a failure, from the lookback again)."""
+        self.add_future(keep_running("suppression reader", lambda: _follow_hits(self.ctx)))
+
+
+def register_suppression(app: faust.App, ctx: WorkerContext) -> HitsFollower:
+    """Register the catch-up with the hits topic at each partition assignment; return the
+    reader that follows it, for the worker to start before its consumer."""
 
     @app.on_partitions_assigned.connect
     async def catch_up_with_hits(_app: faust.App, assigned: set, **_kwargs) -> None:
         ctx.suppression_loaded.clear()
         ctx.suppression_resync.set()
 
-    @app.task
-    async def follow_hits() -> None:
-        await keep_running("suppression reader", lambda: _follow_hits(ctx))
+    return HitsFollower(ctx)
