@@ -153,6 +153,11 @@ def create_app(setup: WorkerSetup) -> tuple[faust.App, WorkerContext]:
         register_suppression(app, ctx), location_reader,
         register_watchlist(app, ctx, audit.owned), locations_loaded)(app)
     register_record_agents(app, ctx)
+
+    @app.on_partitions_assigned.connect
+    async def note_group_joined(_app: faust.App, assigned: set, **_kwargs: object) -> None:
+        ctx.group_joined.set()
+
     register_consumer_lag(app, ctx)
     register_audit_checkpoints(app, ctx.audit, s.audit.checkpoint_every_s)
     return app, ctx

@@ -44,8 +44,9 @@ class WorkerContext(WorkerSetup):
     watchlist_loaded: asyncio.Event = field(default_factory=asyncio.Event)
     # Held while a checkpoint writes the watchlist's arrays: nothing may change them then.
     watchlist_saving: asyncio.Lock = field(default_factory=asyncio.Lock)
-    # The watchlist partition each entry was last written to: its expiry is audited by the
-    # worker whose audit agent owns that partition.
+    # Set once the consumer group has given this worker its first assignment (empty or not):
+    # it matches only from then on, so it is ready only then (web/health.py).
+    group_joined: asyncio.Event = field(default_factory=asyncio.Event)
     # Set once the hits of the look-back period have been read into `suppression`; unset
     # again at each partition assignment until the hits written up to then have been read
     # (agents/suppression.py).

@@ -17,13 +17,16 @@ def register_health(app: faust.App, ctx: WorkerContext) -> None:
 
     @app.page("/readyz")
     async def readyz(self, request):
-        # Matching waits for all three: the watchlist and the locations read, and the recent
-        # hits read for suppression (again briefly after each partition assignment).
+        # Matching waits for the watchlist and the locations read and the recent hits read
+        # for suppression (again briefly after each partition assignment), and happens only
+        # once the group has been joined (which the readers do not wait for).
         hits = ctx.suppression_loaded.is_set()
         locations = ctx.locations_loaded.is_set()
-        ready = ctx.watchlist_loaded.is_set() and locations and hits
+        joined = ctx.group_joined.is_set()
+        ready = ctx.watchlist_loaded.is_set() and locations and hits and joined
         body = {"ready": ready, "watchlist_entries": len(ctx.watchlist), "hits_caught_up": hits,
-                "locations_loaded": locations, "locations": len(ctx.locations)}
+                "locations_loaded": locations, "locations": len(ctx.locations),
+                "group_joined": joined}
         return self.json(body, status=200 if ready else 503)
 
     @app.page("/metrics")

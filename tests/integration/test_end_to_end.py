@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import re
 import time
 from collections.abc import Iterator
@@ -192,6 +193,8 @@ def test_tombstone_removes_the_entry_and_is_audited(deployment: Deployment) -> N
 def test_health_readiness_and_broker_check_metrics(deployment: Deployment, embedded: bool) -> None:
     assert deployment.http_status("/healthz") == 200
     assert deployment.http_status("/readyz") == 200
+    ready = json.loads(deployment.http_text("/readyz"))
+    assert (ready["ready"], ready["group_joined"], ready["hits_caught_up"]) == (True, True, True)
     metrics = deployment.http_text("/metrics")
     found = re.search(r"^vigil_broker_hwm_counts_batches (\S+)$", metrics, re.M)
     assert found is not None
