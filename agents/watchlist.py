@@ -22,6 +22,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from mode import Service
 
 from agents.context import WorkerContext
+from agents.gcpauses import collector_paused
 from agents.watchlist_state import WatchlistCheckpoints
 from schemas.audit_events import expiry_event
 from schemas.clock import now_ms
@@ -165,7 +166,8 @@ async def _read_watchlist(ctx: WorkerContext, state: WatchlistCheckpoints) -> No
             # Batches of MAX_RECORDS: applying one holds the event loop the record agents share.
             batches = await consumer.getmany(timeout_ms=poll_ms(ctx.watchlist_loaded.is_set()),
                                              max_records=MAX_RECORDS)
-            applied = apply_records(ctx, batches)
+            with collector_paused():
+                applied = apply_records(ctx, batches)
             for done, count in applied.items():
                 ctx.metrics.watchlist_commands.labels(done).inc(count)
             for tp, records in batches.items():
