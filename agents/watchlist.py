@@ -26,6 +26,7 @@ from agents.gcpauses import collector_paused
 from agents.watchlist_state import WatchlistCheckpoints
 from schemas.audit_events import expiry_event
 from schemas.clock import now_ms
+from schemas.fetched import FetchedRecord
 from schemas.rejection import Rejected
 from schemas.watchlist import WatchlistDelete, WatchlistEntry, decode_watchlist_command
 from schemas.watchlist_batch import (
@@ -37,7 +38,7 @@ from schemas.watchlist_batch import (
     decode_watchlist_batch,
 )
 from streams.delivery import deliver
-from streams.lean_records import LeanRecord, lean_options
+from streams.lean_records import lean_options
 from streams.reader import open_reader
 from streams.readto import FetchedEnds, poll_ms
 from streams.restarting import keep_running
@@ -87,7 +88,7 @@ def apply_judged(ctx: WorkerContext, judged: Sequence[tuple[Command | None, byte
     return done
 
 
-def apply_records(ctx: WorkerContext, batches: Mapping[TopicPartition, Sequence[LeanRecord]]
+def apply_records(ctx: WorkerContext, batches: Mapping[TopicPartition, Sequence[FetchedRecord]]
                   ) -> Counter[str]:
     """Decode and apply watchlist records (a `getmany` answer) in one batch, judged by their
     Kafka timestamps; return how many were upserts, deletes, tombstones and rejected."""

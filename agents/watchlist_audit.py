@@ -40,13 +40,13 @@ from config.settings import Settings
 from schemas.audit import Templated
 from schemas.audit_events import Event
 from schemas.clock import now_ms
-from schemas.fetched import Fetched
+from schemas.fetched import Fetched, FetchedRecord
 from schemas.rejection import Rejected, encode_deadletter
 from schemas.watchlist_batch import CommandBatch, decode_watchlist_batch
 from schemas.watchlist_batch_events import watchlist_batch_events
 from streams.batch_writer import BatchWriter
 from streams.delivery import Destination, Outgoing, deliver
-from streams.lean_records import LeanRecord, lean_options
+from streams.lean_records import lean_options
 from streams.restarting import keep_running
 from streams.security import aiokafka_security
 from streams.topics import TopicNames, watchlist_audit_group
@@ -78,7 +78,7 @@ class RecordAudits:
 RecordAudit = Callable[[Fetched, int], RecordAudits]
 
 
-def judge_commands(records: Sequence[LeanRecord], max_ttl_days: int) -> CommandBatch:
+def judge_commands(records: Sequence[FetchedRecord], max_ttl_days: int) -> CommandBatch:
     """Judge watchlist records as `judge_command` does, decoding them in one call; a record
     without a value is a tombstone (IGNORED without a key)."""
     values, keys, timestamps = (list(map(attrgetter(name), records))

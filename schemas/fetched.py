@@ -12,6 +12,15 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 
+class FetchedRecord(Protocol):
+    """What a fetched record has: an aiokafka ConsumerRecord, or a lean reader's record."""
+
+    offset: int
+    timestamp: int
+    key: bytes | None
+    value: bytes | None
+
+
 class Partition(Protocol):
     """A topic's partition (aiokafka's TopicPartition)."""
 
@@ -25,11 +34,11 @@ class Fetched:
     `timestamp`, `key` and `value`) and the partition of each."""
 
     topic: str
-    records: Sequence[Any]
+    records: Sequence[FetchedRecord]
     partitions: Sequence[int]
 
     @classmethod
-    def of(cls, batches: Mapping[Any, Sequence[Any]]) -> Fetched:
+    def of(cls, batches: Mapping[Any, Sequence[FetchedRecord]]) -> Fetched:
         """Return the records of a `getmany` answer (partitions of one topic), in order."""
         tps: list[Partition] = list(batches)
         topics = {tp.topic for tp in tps}

@@ -16,18 +16,9 @@ ConsumerRecords, which have the same fields, and is only slower.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
 from aiokafka.consumer import fetcher
-
-
-class LeanRecord(Protocol):
-    """What a lean consumer's records have (an aiokafka ConsumerRecord has it too)."""
-
-    offset: int
-    timestamp: int
-    key: bytes | None
-    value: bytes | None
 
 
 def _as_fetched(value: bytes | None) -> bytes | None:
@@ -47,7 +38,7 @@ class _LeanPartitionRecords(fetcher.PartitionRecords):  # type: ignore[misc]
 
 def lean_options() -> dict[str, Any]:
     """Return the AIOKafkaConsumer options of a consumer whose `getmany` gives lean records
-    (LeanRecord), installing the switch on first use."""
+    (schemas/fetched.py FetchedRecord), installing the switch on first use."""
     if hasattr(fetcher.PartitionRecords, "_consumer_record") \
             and not issubclass(fetcher.PartitionRecords, _LeanPartitionRecords):
         fetcher.PartitionRecords = _LeanPartitionRecords

@@ -31,11 +31,12 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol
+from typing import Any, BinaryIO
 
 import numpy as np
 
 from config.settings import Settings
+from schemas.fetched import FetchedRecord
 from schemas.json import dumps, loads
 
 FILE_NAME = "watchlist.ckpt"
@@ -60,15 +61,6 @@ class Stale:
     """A checkpoint that must not be used, and why ("none": there is no checkpoint)."""
 
     reason: str
-
-
-class FetchedRecord(Protocol):
-    """What a mark needs of a consumed record (an aiokafka ConsumerRecord has it)."""
-
-    offset: int
-    timestamp: int
-    key: bytes | None
-    value: bytes | None
 
 
 @dataclass(frozen=True)
