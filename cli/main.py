@@ -104,6 +104,19 @@ def _message_key(short: str, line: bytes) -> bytes | None:
     return str(value).encode() if value is not None else None
 
 
+class _Refusals:
+    """Counts the messages the broker refused, and keeps the first reason: the errback of
+    every send (kafka-python calls it from its I/O thread, or at once for a failed send)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.first: BaseException | None = None
+
+    def __call__(self, exc: BaseException) -> None:
+        self.count += 1
+        self.first = self.first or exc
+
+
 def cmd_produce(settings: Settings, args: argparse.Namespace) -> int:
     from schemas.json import loads
     from streams.clients import make_producer
@@ -113,6 +126,10 @@ def cmd_produce(settings: Settings, args: argparse.Namespace) -> int:
     topic = topic_names(settings).resolve(short)
     producer = make_producer(settings)
     count = 0
+    # A flush returns whether or not the broker took each message: Apache Kafka refuses, for
+    # one, a keyless record on a compacted topic (watchlist, locations), which the embedded
+    # broker stores.
+    refused = _Refusals()
     try:
         if args.binary:
             binary = next((s.binary for s in INPUT_STREAMS if s.name == short), None)
@@ -125,7 +142,8 @@ def cmd_produce(settings: Settings, args: argparse.Namespace) -> int:
 
             def flush() -> None:
                 if batch:
-                    producer.send(topic, value=binary.encode(batch), headers=headers)
+                    producer.send(topic, value=binary.encode(batch),
+                                  headers=headers).add_errback(refused)
                     batch.clear()
 
             for _, line in _lines(args.file):
@@ -136,11 +154,16 @@ def cmd_produce(settings: Settings, args: argparse.Namespace) -> int:
             flush()
         else:
             for _, line in _lines(args.file):
-                producer.send(topic, key=_message_key(short, line), value=line)
+                producer.send(topic, key=_message_key(short, line),
+                              value=line).add_errback(refused)
                 count += 1
         producer.flush()
     finally:
         producer.close()
+    if refused.count:
+        print(f"the broker refused {refused.count} of the messages to {topic}, the first "
+              f"because: {refused.first}", file=sys.stderr)
+        return 1
     print(f"produced {count} records to {topic}", file=sys.stderr)
     return 0
 

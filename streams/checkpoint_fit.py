@@ -24,19 +24,12 @@ from collections.abc import Mapping
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import OffsetOutOfRangeError
 
+from streams.reader import partitions_of
 from streams.readto import FetchedEnds
 from tables.checkpoint import PartitionMark, record_digest
 
 # Longest the fit check waits for the broker before it gives up on the checkpoint.
 FIT_TIMEOUT_S = 30.0
-
-
-async def _topic_partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
-    partitions = consumer.partitions_for_topic(topic)
-    if partitions is None:
-        await consumer.topics()  # fetches metadata
-        partitions = consumer.partitions_for_topic(topic)
-    return set(partitions or ())
 
 
 def _misfit_of_records(partition: int, mark: PartitionMark,
@@ -68,7 +61,7 @@ async def checkpoint_fits(consumer: AIOKafkaConsumer, marks: Mapping[int, Partit
     positions are moved: seek afterwards (`seek_to_marks` when it fits). A broker that
     does not answer within `timeout_s` is a misfit too: the checkpoint is not trusted.
     """
-    partitions = await _topic_partitions(consumer, topic)
+    partitions = await partitions_of(consumer, topic)
     if set(marks) != partitions:
         return (f"partitions: the checkpoint has {sorted(marks)}, {topic} has "
                 f"{sorted(partitions)}")

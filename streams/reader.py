@@ -20,6 +20,18 @@ from config.settings import Settings
 from streams.security import aiokafka_security, kafka_python_security
 
 
+async def partitions_of(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
+    """Return the partitions of `topic` (none when it does not exist), asked of the broker.
+
+    Not `consumer.partitions_for_topic`: that answers from the consumer's own metadata,
+    which holds only the topics it already reads (Apache Kafka answers the consumer's
+    start-up metadata request, which names no topic, with no topic; the embedded broker
+    with all of them), and `consumer.topics()` drops the partitions it fetched. aiokafka's
+    consumer has no public call that returns them, hence its client's all-topics fetch."""
+    cluster = await consumer._client.fetch_all_metadata()
+    return set(cluster.partitions_for_topic(topic) or ())
+
+
 async def open_reader(bootstrap: str, topics: Iterable[str], *, client_id: str,
                       fetch_max_wait_ms: int, settings: Settings | None = None,
                       **options: Any) -> tuple[AIOKafkaConsumer, list[TopicPartition]]:
@@ -33,9 +45,8 @@ async def open_reader(bootstrap: str, topics: Iterable[str], *, client_id: str,
         **{"auto_offset_reset": "earliest", **aiokafka_security(settings), **options})
     await consumer.start()
     try:
-        await consumer.topics()  # fetch metadata so the topics' partitions are known
         tps = [TopicPartition(t, p) for t in topics
-               for p in sorted(consumer.partitions_for_topic(t) or ())]
+               for p in sorted(await partitions_of(consumer, t))]
         consumer.assign(tps)
     except BaseException:
         await consumer.stop()

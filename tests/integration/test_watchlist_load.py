@@ -22,9 +22,10 @@ def test_a_watchlist_in_large_batches_is_whole_when_the_worker_is_ready(
     d = Deployment(bootstrap, tmp_path)
     try:
         # Few batches of thousands of records: on the embedded broker ListOffsets then ends
-        # at the start of the last batch, thousands of commands short.
+        # at the start of the last batch, thousands of commands short. Each batch stays
+        # within Apache Kafka's default message.max.bytes (1 MiB), which refuses larger ones.
         producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=1000,
-                                 batch_size=16 << 20, max_request_size=16 << 20)
+                                 batch_size=1_000_000, max_request_size=1 << 21)
         futures = [producer.send(d.topics.watchlist, dumps(upsert(entry, key=mac)),
                                  key=entry.encode())
                    for entry, mac in ((f"W-{i:05d}", f"02:00:00:00:{i >> 8:02X}:{i & 255:02X}")

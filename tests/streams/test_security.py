@@ -241,9 +241,14 @@ class _AsyncClient:
     async def start(self) -> None: ...
     async def stop(self) -> None: ...
     async def close(self) -> None: ...
-    async def topics(self) -> set[str]: return set()
-    def partitions_for_topic(self, topic: str) -> set[int]: return {0}
     def assign(self, tps: list) -> None: ...
+
+    @property
+    def _client(self) -> _AsyncClient:
+        return self  # a consumer's client: streams/reader.py asks it for the partitions
+
+    async def fetch_all_metadata(self) -> Any:
+        return SimpleNamespace(partitions_for_topic=lambda topic: {0})
 
 
 class _SyncClient:
