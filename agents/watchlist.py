@@ -26,7 +26,7 @@ from agents.gcpauses import collector_paused
 from agents.watchlist_state import WatchlistCheckpoints
 from schemas.audit_events import expiry_event
 from schemas.clock import now_ms
-from schemas.fetched import FetchedRecord
+from schemas.fetched import Fetched, FetchedRecord
 from schemas.rejection import Rejected
 from schemas.watchlist import WatchlistDelete, WatchlistEntry, decode_watchlist_command
 from schemas.watchlist_batch import (
@@ -92,8 +92,8 @@ def apply_records(ctx: WorkerContext, batches: Mapping[TopicPartition, Sequence[
                   ) -> Counter[str]:
     """Decode and apply watchlist records (a `getmany` answer) in one batch, judged by their
     Kafka timestamps; return how many were upserts, deletes, tombstones and rejected."""
-    records = [rec for recs in batches.values() for rec in recs]
-    partitions = [tp.partition for tp, recs in batches.items() for _ in recs]
+    fetched = Fetched.of(batches)
+    records, partitions = fetched.records, fetched.partitions
     max_ttl = ctx.settings.watchlist.max_ttl_days
     try:
         batch = decode_watchlist_batch([r.value for r in records], [r.key for r in records],

@@ -5,14 +5,13 @@ aiokafka's ConsumerRecords once the switch is in."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 
 import pytest
 from aiokafka import AIOKafkaProducer, ConsumerRecord
-from kafka.admin import KafkaAdminClient, NewTopic
 
 from streams.lean_records import lean_options
 from streams.reader import open_reader
+from tests.integration.test_checkpoint_fit import create_topic
 
 pytestmark = pytest.mark.integration
 
@@ -55,12 +54,7 @@ def fields(records: list) -> list[tuple]:
 
 
 def test_a_lean_reader_reads_what_a_plain_one_does(bootstrap: str) -> None:
-    topic = f"lean-{uuid.uuid4().hex[:10]}"
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="lean-test")
-    try:
-        admin.create_topics([NewTopic(topic, PARTITIONS, 1)])
-    finally:
-        admin.close()
+    topic = create_topic(bootstrap, PARTITIONS)
     asyncio.run(write(bootstrap, topic))
     lean = asyncio.run(read_all(bootstrap, topic, lean=True))
     plain = asyncio.run(read_all(bootstrap, topic, lean=False))
