@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 POINTS = ("before_send", "mid_send", "after_send")
 
 # How a batch's outputs are delivered: `streams.delivery.deliver`, or a crashing one.
-Deliver = Callable[[Sequence[Outgoing], int], Awaitable[None]]
+Deliver = Callable[[Sequence[Outgoing], int], Awaitable[object]]
 
 
 def _sigkill() -> None:

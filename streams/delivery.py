@@ -13,7 +13,7 @@ import logging
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, NoReturn, Protocol
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ class Outgoing:
     value: bytes
 
 
-def _exit_unacked() -> None:
+def _exit_unacked() -> NoReturn:
     os._exit(70)
 
 
@@ -52,16 +52,20 @@ async def deliver(
     messages: Sequence[Outgoing],
     retries: int,
     backoff_s: float = 0.2,
-    give_up: Callable[[], None] = _exit_unacked,
-) -> None:
-    """Produce `messages` and wait for the broker's acks; retry failures, then `give_up`."""
-    pending = list(messages)
+    give_up: Callable[[], NoReturn] = _exit_unacked,
+) -> list[Any]:
+    """Produce `messages` and wait for the broker's acks; retry failures, then `give_up`.
+    Return each message's ack (the record's metadata: partition, offset), in their order."""
+    acks: list[Any] = [None] * len(messages)
+    pending = list(range(len(messages)))
     for attempt in range(retries + 1):
-        futures = [await _send(m) for m in pending]
+        futures = [await _send(messages[i]) for i in pending]
         results = await asyncio.gather(*futures, return_exceptions=True)
-        pending = [m for m, r in zip(pending, results, strict=True) if isinstance(r, BaseException)]
+        for i, result in zip(pending, results, strict=True):
+            acks[i] = result
+        pending = [i for i, r in zip(pending, results, strict=True) if isinstance(r, BaseException)]
         if not pending:
-            return
+            return acks
         errors = {type(r).__name__ for r in results if isinstance(r, BaseException)}
         log.warning("%d sends failed (%s), attempt %d of %d", len(pending), ", ".join(errors),
                     attempt + 1, retries + 1)

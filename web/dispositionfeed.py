@@ -36,7 +36,7 @@ class DispositionFeed:
               ) -> None:
         if value is None:  # a tombstone: whoever wrote it withdrew the disposition
             if key:
-                self.book.forget(key.decode("utf-8", "replace"))
+                self.book.forget(key.decode("utf-8", "replace"), partition, offset)
             return
         try:
             disposition = decode_disposition(value)

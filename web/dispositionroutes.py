@@ -87,11 +87,11 @@ def register_disposition_routes(app: faust.App, ctx: WorkerContext, access: Acce
                 return guard.refuse(self, request, refusal)
             replaced = await feed.in_force(hit.hit_id) is not None
             disposition = make_disposition(hit, parsed, principal.name, now_ms())
-            await deliver([
+            _, written = await deliver([
                 ctx.audit.entry(disposition_event(disposition, replaced)),
                 Outgoing(topic, hit.hit_id.encode(), encode_disposition(disposition)),
             ], ctx.settings.worker.send_retries)
-            feed.book.record(disposition)
+            feed.book.apply(disposition, written.partition, written.offset)
             ctx.metrics.hit_dispositions.labels(disposition.list, disposition.match,
                                                 disposition.outcome).inc()
             return self.json({"hit_id": hit.hit_id, "disposition": disposition.shown()},

@@ -95,15 +95,16 @@ class FlakyTopic:
         if n <= self.failures:
             fut.set_exception(ConnectionError("broker away"))
         else:
-            fut.set_result(n)
+            fut.set_result((value, n))
         return fut
 
 
 def test_deliver_retries_failed_sends_until_acked() -> None:
     topic = FlakyTopic(failures=2)
     msgs = [Outgoing(topic, None, b"a"), Outgoing(topic, None, b"b")]
-    asyncio.run(deliver(msgs, retries=3, backoff_s=0))
+    acks = asyncio.run(deliver(msgs, retries=3, backoff_s=0))
     assert topic.attempts == {b"a": 3, b"b": 3}
+    assert acks == [(b"a", 3), (b"b", 3)]  # each message's own ack, in their order
 
 
 def test_deliver_gives_up_without_returning_when_the_broker_never_acks() -> None:
