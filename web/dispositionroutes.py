@@ -33,7 +33,7 @@ from web.access import AccessControl
 from web.dispositionfeed import DispositionFeed
 from web.guard import NOSNIFF, Guard, Refusal, authorize
 from web.hitlookup import HitLocator
-from web.hitroutes import READY_WAIT_S, visible_hit
+from web.hitroutes import READY_WAIT_S, find_visible
 
 NOT_READY = {"error": "not_ready",
              "detail": "this worker has not read the hits and dispositions yet; retry"}
@@ -71,7 +71,7 @@ def register_disposition_routes(app: faust.App, ctx: WorkerContext, access: Acce
         principal = authorize(access, request.headers.get("Authorization"), "subscriber")
         if not await ready():
             return None
-        return principal, visible_hit(await locator.find(hit_id), principal)
+        return principal, await find_visible(locator, hit_id, principal)
 
     @app.page("/v1/hits/{hit_id}/disposition")
     class DispositionView(faust.web.View):

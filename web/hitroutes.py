@@ -33,6 +33,9 @@ WRITE_BATCH = 200
 # Clients reconnect this soon after a drop (SSE `retry`).
 RECONNECT_MS = 1000
 READY_WAIT_S = 30
+# How long a lookup of a hit not found waits for this worker's reader of `vigil.hits` to read
+# what the broker held when asked (about two fetch waits when it keeps up).
+CATCH_UP_WAIT_S = 2.0
 # A token past its stream cap is told to retry after this many seconds.
 STREAMS_RETRY_S = 5
 
@@ -91,6 +94,19 @@ def visible_hit(hit: Hit | None, principal: Principal) -> Hit:
         raise Refusal(404, "not_cleared", f"not cleared for list {hit.list} at P{hit.priority}",
                       principal, answer=UNKNOWN_HIT)
     return hit
+
+
+async def find_visible(locator: HitLocator, hit_id: str, principal: Principal) -> Hit:
+    """Return the hit of `hit_id` if `principal` may see it; raise Refusal (404) as
+    `visible_hit` does. A hit written a moment ago may not be read back by this worker yet
+    (another worker's, or its own a fetch ago), so one not found is looked for again once
+    this worker's reader has read what the broker held when asked. A hit found but not
+    cleared takes the same wait, so how long the answer takes tells nothing either."""
+    hit = await locator.find(hit_id)
+    if hit is None or not principal.may_see(hit.list, hit.priority):
+        await locator.fanout.caught_up(CATCH_UP_WAIT_S)
+        hit = await locator.find(hit_id)
+    return visible_hit(hit, principal)
 
 
 def _watch_catch_up(task: asyncio.Future[None], stream: HitStream) -> None:
@@ -165,7 +181,7 @@ def register_hit_routes(app: faust.App, ctx: WorkerContext, access: AccessContro
             try:
                 principal = authorize(access, request.headers.get("Authorization"),
                                       "subscriber")
-                hit = visible_hit(await locator.find(hit_id), principal)
+                hit = await find_visible(locator, hit_id, principal)
             except Refusal as refusal:
                 return guard.refuse(self, request, refusal)
             await ctx.audit.write(ack_event(hit, principal.name, now_ms()))

@@ -21,7 +21,7 @@ from config.settings import Settings
 from config.subscribers import Principal
 from schemas.hits import Hit, decode_hit
 from streams.reader import open_reader
-from streams.readto import current_ends
+from streams.readto import FetchedEnds, current_ends
 from tables.hitindex import HitIndex
 from web.sse import Position, encode_position
 
@@ -137,6 +137,9 @@ class HitFanout:
         # Where this reader began on its first run (the recent hits before "now"); hits
         # before it are known only to the index's back-fill.
         self.read_from: Position = {}
+        # Lookups waiting for this reader to read what the broker held when they asked.
+        self._catching_up: list[tuple[FetchedEnds, asyncio.Future[None]]] = []
+        self._partitions: list[TopicPartition] = []
 
     async def _reader(self, client_id: str) -> tuple[AIOKafkaConsumer, list[TopicPartition]]:
         return await open_reader(self.bootstrap, [self.topic], client_id=client_id,
@@ -179,14 +182,41 @@ class HitFanout:
                 self.read_from = dict(self.position)
             for tp in tps:
                 consumer.seek(tp, self.position.get(tp.partition, 0))
+            self._partitions = tps
             self.ready.set()
             while True:
-                batches = await consumer.getmany(timeout_ms=1000, max_records=2000)
+                # Not longer than a fetch waits: a lookup waiting in `caught_up` is told
+                # after each answer.
+                batches = await consumer.getmany(timeout_ms=self.fetch_max_wait_ms,
+                                                 max_records=2000)
                 for tp, records in batches.items():
                     for rec in records:
                         self.dispatch(tp.partition, rec.offset, rec.value)
+                if self._catching_up:
+                    self._tell_caught_up(consumer)
         finally:
             await consumer.stop()
+
+    def _tell_caught_up(self, consumer: AIOKafkaConsumer) -> None:
+        positions = {tp: self.position.get(tp.partition, 0) for tp in self._partitions}
+        for ends, done in self._catching_up:
+            ends.note(consumer.highwater, consumer.last_poll_timestamp)
+            if not done.done() and not ends.unread(positions):
+                done.set_result(None)
+
+    async def caught_up(self, timeout_s: float) -> bool:
+        """Wait until this reader has read every hit the broker held when called; return
+        False if that took longer than `timeout_s` (or the reader is not running)."""
+        waiter = (FetchedEnds.from_now(self._partitions),
+                  asyncio.get_running_loop().create_future())
+        self._catching_up.append(waiter)
+        try:
+            await asyncio.wait_for(waiter[1], timeout_s)
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            self._catching_up.remove(waiter)
 
     def open(self, principal: Principal, resume: Position | None, capacity: int,
              depth: Gauge) -> HitStream:

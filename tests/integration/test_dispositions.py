@@ -17,6 +17,7 @@ import pytest
 from config.subscribers import token_hash
 from loadtest.harness.deployment import Deployment
 from schemas.clock import now_ms
+from schemas.hits import make_hit_id
 from schemas.json import dumps, loads
 from tests.integration.fixtures import http_request
 
@@ -147,6 +148,20 @@ def test_bad_bodies_are_refused_with_their_reason_and_nothing_is_written(
     records = deployment.read_until("dispositions", lambda vs: any(
         v["hit_id"] == hit["hit_id"] for v in vs))
     assert [r["outcome"] for r in records if r["hit_id"] == hit["hit_id"]] == ["no_action"]
+
+
+def test_a_hit_another_worker_wrote_a_moment_ago_is_found(deployment: Deployment) -> None:
+    # Written straight to the hits topic, as another worker would: this worker's reader of
+    # the topic has not read it when the GET arrives, a fetch wait later at most.
+    (hit,) = sight_hits(deployment, "W-DP", ["S-DP-SEEN"])
+    for n in range(5):
+        observed = hit["observed_ts"] + 1 + n
+        other = {**hit, "location_id": "S-DP-ELSEWHERE", "observed_ts": observed,
+                 "hit_id": make_hit_id("W-DP", "sensing", "S-DP-ELSEWHERE", observed)}
+        deployment.send("hits", other, key=other["hit_id"])
+        status, shown = request(deployment.base_url, "GET", f"/v1/hits/{other['hit_id']}",
+                                TOKENS["persons"])
+        assert (status, shown.get("hit")) == (200, other), n
 
 
 def test_a_hidden_hit_is_answered_like_an_unknown_one(deployment: Deployment) -> None:
