@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import gc
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 from prometheus_client import Histogram
@@ -33,20 +32,3 @@ def observe_gc_pauses(pauses: Histogram) -> Callable[[], None]:
 
     gc.callbacks.append(on_gc)
     return lambda: gc.callbacks.remove(on_gc)
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """Run the block without the collector (as it was after).
-
-    For a batch that makes some ten short-lived objects a record, in no reference cycle
-    (freed by reference counting): the collector would otherwise run hundreds of times a
-    batch, finding nothing (measured: 17 % of the watchlist audit's time, 3-9 % of the
-    watchlist reader's decode and apply)."""
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if collecting:
-            gc.enable()

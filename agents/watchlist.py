@@ -22,7 +22,6 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from mode import Service
 
 from agents.context import WorkerContext
-from agents.gcpauses import collector_paused
 from agents.watchlist_state import WatchlistCheckpoints
 from schemas.audit_events import expiry_event
 from schemas.clock import now_ms
@@ -37,6 +36,7 @@ from schemas.watchlist_batch import (
     UPSERT,
     decode_watchlist_batch,
 )
+from streams.collector import collector_paused
 from streams.delivery import deliver
 from streams.lean_records import lean_options
 from streams.reader import open_reader

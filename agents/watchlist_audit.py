@@ -33,7 +33,6 @@ from mode import Service
 from agents.audit import AuditTrail
 from agents.consumer_lag import export_lag, member_lag
 from agents.context import WorkerContext
-from agents.gcpauses import collector_paused
 from agents.metrics import Metrics
 from agents.watchlist import judge_command
 from config.settings import Settings
@@ -45,6 +44,7 @@ from schemas.rejection import Rejected, encode_deadletter
 from schemas.watchlist_batch import CommandBatch, decode_watchlist_batch
 from schemas.watchlist_batch_events import watchlist_batch_events
 from streams.batch_writer import BatchWriter
+from streams.collector import collector_paused
 from streams.delivery import Destination, Outgoing, deliver
 from streams.lean_records import lean_options
 from streams.restarting import keep_running

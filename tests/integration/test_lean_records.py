@@ -1,14 +1,17 @@
 """Lean records (streams/lean_records.py) against the real broker: a lean reader gets the
-same offsets, timestamps, keys and values as a plain one, and a plain reader still gets
-aiokafka's ConsumerRecords once the switch is in."""
+same offsets, timestamps, keys and values as a plain one, with the collector paused while
+its records are taken, and a plain reader still gets aiokafka's ConsumerRecords, with the
+collector running, once the switch is in."""
 
 from __future__ import annotations
 
 import asyncio
+import gc
 
 import pytest
 from aiokafka import AIOKafkaProducer, ConsumerRecord
 
+from streams import lean_records
 from streams.lean_records import lean_options
 from streams.reader import open_reader
 from tests.integration.test_checkpoint_fit import create_topic
@@ -53,11 +56,24 @@ def fields(records: list) -> list[tuple]:
     return [(r.offset, r.timestamp, r.key, r.value) for r in records]
 
 
-def test_a_lean_reader_reads_what_a_plain_one_does(bootstrap: str) -> None:
+def test_a_lean_reader_reads_what_a_plain_one_does(bootstrap: str,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     topic = create_topic(bootstrap, PARTITIONS)
     asyncio.run(write(bootstrap, topic))
+    lean_options()  # the switch in, before the spy goes on its class
+    taken = lean_records._LeanPartitionRecords._consumer_record
+    collecting: list[bool] = []  # whether the collector ran as each record was taken
+
+    def spy(self, tp, record):
+        collecting.append(gc.isenabled())
+        return taken(self, tp, record)
+
+    monkeypatch.setattr(lean_records._LeanPartitionRecords, "_consumer_record", spy)
     lean = asyncio.run(read_all(bootstrap, topic, lean=True))
+    assert collecting == [False] * PARTITIONS * PER_PARTITION
+    collecting.clear()
     plain = asyncio.run(read_all(bootstrap, topic, lean=False))
+    assert collecting == [True] * PARTITIONS * PER_PARTITION
     for p in range(PARTITIONS):
         assert fields(lean[p]) == fields(plain[p])
         assert [r.value for r in plain[p]].count(None) == len(range(3, PER_PARTITION, 7))
