@@ -299,7 +299,7 @@ def _measure_deployment(d: Deployment, run: _Run, rate: float, rss_empty: int) -
         f"p99 of the others {fig.rounded(fig.p99(outside))} s; {check.duplicates} duplicated",
         "gc_max_pause_s: upper bound of the vigil_gc_pause_seconds bucket holding the warm "
         "worker's longest pause from ready to the end of the load (the histogram keeps no "
-        f"maximum); over its life, with the collection when the watchlist is frozen: {life_gc} s"]
+        f"maximum); over its whole life, start-up and watchlist load included: {life_gc} s"]
 
 
 _CHECKPOINT_WRITTEN = "watchlist checkpoint written"
