@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 
 # How long the live reader may take to learn where the topic ends when it starts.
 START_TIMEOUT_S = 30.0
+# Lookups that may wait for the hit reader to catch up at once (each is checked after every
+# fetch answer); past it a lookup does not wait.
+MAX_CATCHING_UP = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +141,7 @@ class HitFanout:
         # before it are known only to the index's back-fill.
         self.read_from: Position = {}
         # Lookups waiting for this reader to read what the broker held when they asked.
-        self._catching_up: list[tuple[FetchedEnds, asyncio.Future[None]]] = []
+        self._catching_up: dict[FetchedEnds, asyncio.Future[None]] = {}
         self._partitions: list[TopicPartition] = []
 
     async def _reader(self, client_id: str) -> tuple[AIOKafkaConsumer, list[TopicPartition]]:
@@ -199,24 +202,26 @@ class HitFanout:
 
     def _tell_caught_up(self, consumer: AIOKafkaConsumer) -> None:
         positions = {tp: self.position.get(tp.partition, 0) for tp in self._partitions}
-        for ends, done in self._catching_up:
+        for ends, done in self._catching_up.items():
             ends.note(consumer.highwater, consumer.last_poll_timestamp)
             if not done.done() and not ends.unread(positions):
                 done.set_result(None)
 
     async def caught_up(self, timeout_s: float) -> bool:
         """Wait until this reader has read every hit the broker held when called; return
-        False if that took longer than `timeout_s` (or the reader is not running)."""
-        waiter = (FetchedEnds.from_now(self._partitions),
-                  asyncio.get_running_loop().create_future())
-        self._catching_up.append(waiter)
+        False if that took longer than `timeout_s` (or the reader is not running), or at
+        once when MAX_CATCHING_UP lookups wait already (a flood of made-up ids)."""
+        if len(self._catching_up) >= MAX_CATCHING_UP:
+            return False
+        ends = FetchedEnds.from_now(self._partitions)
+        done = self._catching_up[ends] = asyncio.get_running_loop().create_future()
         try:
-            await asyncio.wait_for(waiter[1], timeout_s)
+            await asyncio.wait_for(done, timeout_s)
             return True
         except TimeoutError:
             return False
         finally:
-            self._catching_up.remove(waiter)
+            del self._catching_up[ends]
 
     def open(self, principal: Principal, resume: Position | None, capacity: int,
              depth: Gauge) -> HitStream:

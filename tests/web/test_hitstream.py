@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
+from aiokafka import TopicPartition
+
 from agents.metrics import build_metrics
 from config.subscribers import Principal
+from schemas.clock import now_ms
 from schemas.hits import Hit, encode_hit
-from web.hitstream import HitFanout, HitStream
+from web.hitstream import MAX_CATCHING_UP, HitFanout, HitStream
 from web.sse import decode_position
 
 WANTED = Principal("desk", "subscriber", frozenset({"wanted-persons"}), 2)
@@ -69,3 +72,64 @@ def test_a_resumed_stream_joins_only_where_it_meets_the_live_reader() -> None:
     f.dispatch(0, 2, hit(2))  # a record the catch-up reader already took: not repeated
     f.dispatch(0, 3, hit(3))
     assert [loc for loc, _ in queued(s)] == ["S-1", "S-2", "S-3"]
+
+
+class FetchState:
+    """What `caught_up` reads of a consumer: each partition's high watermark and when a
+    fetch answer last reported it (ms)."""
+
+    def __init__(self) -> None:
+        self.ends: dict[TopicPartition, tuple[int, int]] = {}
+
+    def highwater(self, tp: TopicPartition) -> int | None:
+        return self.ends[tp][0] if tp in self.ends else None
+
+    def last_poll_timestamp(self, tp: TopicPartition) -> int | None:
+        return self.ends[tp][1] if tp in self.ends else None
+
+
+def test_a_lookup_waits_until_the_reader_has_read_what_the_broker_held_when_asked() -> None:
+    async def run() -> None:
+        f = fanout()
+        tps = [TopicPartition("vigil.hits", p) for p in (0, 1)]
+        f._partitions = tps
+        state = FetchState()
+        waiting = asyncio.ensure_future(f.caught_up(5.0))
+        await asyncio.sleep(0.01)
+        later = now_ms() + 1000
+        # An answer to a fetch that may have left before the lookup asked does not count:
+        # the first answer after it is taken as one of those, the second as one sent after.
+        state.ends = {tps[0]: (5, later), tps[1]: (0, later)}
+        f._tell_caught_up(state)
+        state.ends = {tps[0]: (7, later + 100), tps[1]: (0, later + 100)}
+        f._tell_caught_up(state)
+        await asyncio.sleep(0)
+        assert not waiting.done()  # 7 on partition 0, and the reader is at 0
+        f.position[0] = 5
+        f._tell_caught_up(state)
+        await asyncio.sleep(0)
+        assert not waiting.done()  # the end before the lookup asked is not enough
+        f.position[0] = 7
+        f._tell_caught_up(state)
+        assert await waiting is True
+        assert not f._catching_up
+
+    asyncio.run(run())
+
+
+def test_a_lookup_gives_up_after_its_timeout_and_past_the_cap_at_once() -> None:
+    async def run() -> None:
+        f = fanout()
+        f._partitions = [TopicPartition("vigil.hits", 0)]
+        assert await f.caught_up(0.05) is False
+        waiting = [asyncio.ensure_future(f.caught_up(5.0)) for _ in range(MAX_CATCHING_UP)]
+        await asyncio.sleep(0.01)
+        started = asyncio.get_running_loop().time()
+        assert await f.caught_up(5.0) is False
+        assert asyncio.get_running_loop().time() - started < 1.0
+        for w in waiting:
+            w.cancel()
+        await asyncio.gather(*waiting, return_exceptions=True)
+        assert not f._catching_up
+
+    asyncio.run(run())
