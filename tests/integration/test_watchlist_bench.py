@@ -4,6 +4,7 @@ missed hit, and every process it started stopped again."""
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -39,6 +40,8 @@ def test_watchlist_bench_gives_every_field_and_stops_what_it_started(
         monkeypatch.delenv("VIGIL_BOOTSTRAP", raising=False)
     else:
         monkeypatch.setenv("VIGIL_BOOTSTRAP", bootstrap)
+    # The bench keeps its run folder (worker logs) for whoever ran it: here, in the test's.
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     before = _live_children()
     out = tmp_path / "watchlist-bench.json"
     status = main(["loadtest", "watchlist-bench", "--entries", "2000", "--bulk", "500",
