@@ -4,6 +4,7 @@ metrics. Complete when built (agents/app.py builds it with the app's output topi
 from __future__ import annotations
 
 import asyncio
+import threading
 from dataclasses import dataclass, field
 
 from agents.audit import AuditTrail
@@ -26,6 +27,9 @@ class WorkerSetup:
     topics: TopicNames
     metrics: Metrics
     one_record_per_batch: bool
+    # Set once the matching kernels are compiled or loaded from numba's cache: a worker
+    # warms them up in a thread during its start (cli/worker.py), ready only after.
+    kernels_ready: threading.Event = field(default_factory=threading.Event, kw_only=True)
 
 
 @dataclass(frozen=True)

@@ -19,14 +19,16 @@ def register_health(app: faust.App, ctx: WorkerContext) -> None:
     async def readyz(self, request):
         # Matching waits for the watchlist and the locations read and the recent hits read
         # for suppression (again briefly after each partition assignment), and happens only
-        # once the group has been joined (which the readers do not wait for).
+        # once the group has been joined (which the readers do not wait for); a batch
+        # before the kernels' warm-up ends would wait for its compilation.
         hits = ctx.suppression_loaded.is_set()
         locations = ctx.locations_loaded.is_set()
         joined = ctx.group_joined.is_set()
-        ready = ctx.watchlist_loaded.is_set() and locations and hits and joined
+        kernels = ctx.kernels_ready.is_set()
+        ready = ctx.watchlist_loaded.is_set() and locations and hits and joined and kernels
         body = {"ready": ready, "watchlist_entries": len(ctx.watchlist), "hits_caught_up": hits,
                 "locations_loaded": locations, "locations": len(ctx.locations),
-                "group_joined": joined}
+                "group_joined": joined, "kernels_ready": kernels}
         return self.json(body, status=200 if ready else 503)
 
     @app.page("/metrics")

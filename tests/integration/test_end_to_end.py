@@ -194,7 +194,8 @@ def test_health_readiness_and_broker_check_metrics(deployment: Deployment, embed
     assert deployment.http_status("/healthz") == 200
     assert deployment.http_status("/readyz") == 200
     ready = json.loads(deployment.http_text("/readyz"))
-    assert (ready["ready"], ready["group_joined"], ready["hits_caught_up"]) == (True, True, True)
+    assert (ready["ready"], ready["group_joined"], ready["hits_caught_up"],
+            ready["kernels_ready"]) == (True, True, True, True)
     metrics = deployment.http_text("/metrics")
     found = re.search(r"^vigil_broker_hwm_counts_batches (\S+)$", metrics, re.M)
     assert found is not None
