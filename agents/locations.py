@@ -93,11 +93,13 @@ async def _read_locations(ctx: WorkerContext) -> None:
     topic = ctx.topics.locations
     consumer, tps = await open_reader(ctx.bootstrap, [topic], client_id="vigil-locations-reader",
                                       fetch_max_wait_ms=ctx.settings.kafka.fetch_max_wait_ms,
-                                      settings=ctx.settings)
+                                      settings=ctx.settings, paused=True)
     try:
         await consumer.seek_to_beginning(*tps)
         started = time.monotonic()
         ends = FetchedEnds(tps)
+        await ends.take_empty(consumer)  # an empty topic is read at once (most often)
+        consumer.resume(*tps)
         read_upto: dict[TopicPartition, int] = {}
         next_check = time.monotonic() + LOG_CHECK_S
         outcomes = ctx.metrics.location_commands

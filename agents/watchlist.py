@@ -152,7 +152,8 @@ async def _read_watchlist(ctx: WorkerContext, state: WatchlistCheckpoints) -> No
     consumer, tps = await open_reader(ctx.bootstrap, [topic], client_id="vigil-watchlist-reader",
                                       fetch_max_wait_ms=ctx.settings.kafka.fetch_max_wait_ms,
                                       settings=ctx.settings, max_partition_fetch_bytes=FETCH_BYTES,
-                                      fetch_max_bytes=4 * FETCH_BYTES, **lean_options())
+                                      fetch_max_bytes=4 * FETCH_BYTES, paused=True,
+                                      **lean_options())
     try:
         started = time.monotonic()
         if not await state.restore(consumer, tps):
@@ -160,6 +161,8 @@ async def _read_watchlist(ctx: WorkerContext, state: WatchlistCheckpoints) -> No
             state.start_from_beginning(tps)
         # Ready once every partition is read up to where it ended when first fetched.
         ends = FetchedEnds.from_now(tps)
+        await ends.take_empty(consumer)
+        consumer.resume(*tps)  # a fitting checkpoint's check resumed them already
         read_upto = {TopicPartition(topic, p): mark.next_offset
                      for p, mark in state.marks.items() if mark.last is not None}
         next_check = time.monotonic() + LOG_CHECK_S

@@ -34,11 +34,16 @@ async def partitions_of(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
 
 async def open_reader(bootstrap: str, topics: Iterable[str], *, client_id: str,
                       fetch_max_wait_ms: int, settings: Settings | None = None,
+                      paused: bool = False,
                       **options: Any) -> tuple[AIOKafkaConsumer, list[TopicPartition]]:
     """Start an aiokafka consumer assigned every partition of `topics`; return it and its
     partitions (sorted). Its positions are the broker's default (`auto_offset_reset`,
     earliest unless `options` say otherwise): seek as needed. The caller stops it.
-    `settings`: the deployment's, for TLS and SASL (None: PLAINTEXT)."""
+    `settings`: the deployment's, for TLS and SASL (None: PLAINTEXT). `paused`: the
+    partitions paused before any fetch is sent (the caller resumes them), for a reader that
+    first asks where to read from: the embedded broker answers a connection's requests in
+    turn, so a fetch with nothing to return holds what follows it for the fetch's whole wait
+    (BROKER.md item 6)."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
         client_id=client_id, fetch_max_wait_ms=fetch_max_wait_ms,
@@ -48,6 +53,8 @@ async def open_reader(bootstrap: str, topics: Iterable[str], *, client_id: str,
         tps = [TopicPartition(t, p) for t in topics
                for p in sorted(await partitions_of(consumer, t))]
         consumer.assign(tps)
+        if paused:  # before this coroutine yields, so before the fetcher sends anything
+            consumer.pause(*tps)
     except BaseException:
         await consumer.stop()
         raise

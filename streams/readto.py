@@ -11,6 +11,7 @@ ways, so readers that use the fetch figure need no broker-specific mode.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Hashable, Iterable, Mapping
 
@@ -70,6 +71,23 @@ class FetchedEnds:
                 if self._first_update.setdefault(tp, at) == at:
                     continue  # its request may have left before since_ms
             self._ends[tp] = end
+
+    async def take_empty(self, consumer: AIOKafkaConsumer) -> None:
+        """Take the end of every partition not yet known that ListOffsets finds empty (its
+        log start and end the same) from `consumer` (assigned them all).
+
+        The one thing ListOffsets gets right on every broker: an empty partition has no
+        batch either. And one that saves a fetch the embedded broker holds for its whole
+        wait when there is nothing to return (BROKER.md item 6: 0.1 s of a worker's start
+        per empty topic it reads before joining its group)."""
+        unknown = [tp for tp in self.partitions if tp not in self._ends]
+        if not unknown:
+            return
+        starts, ends = await asyncio.gather(consumer.beginning_offsets(unknown),
+                                            consumer.end_offsets(unknown))
+        for tp in unknown:
+            if starts[tp] == ends[tp]:
+                self._ends[tp] = ends[tp]
 
     def known(self) -> dict[Hashable, int] | None:
         """Return every partition's end once all are known, else None."""
