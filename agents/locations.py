@@ -103,9 +103,11 @@ async def _read_locations(ctx: WorkerContext) -> None:
         read_upto: dict[TopicPartition, int] = {}
         next_check = time.monotonic() + LOG_CHECK_S
         outcomes = ctx.metrics.location_commands
+        empty = ends.known() is not None  # then loaded before any poll
         while True:
-            batches = await consumer.getmany(timeout_ms=poll_ms(ctx.locations_loaded.is_set()),
-                                             max_records=MAX_RECORDS)
+            batches = {} if empty else await consumer.getmany(
+                timeout_ms=poll_ms(ctx.locations_loaded.is_set()), max_records=MAX_RECORDS)
+            empty = False
             for records in batches.values():
                 for rec in records:
                     command = judge_location(rec.value, rec.key)

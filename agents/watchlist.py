@@ -166,10 +166,12 @@ async def _read_watchlist(ctx: WorkerContext, state: WatchlistCheckpoints) -> No
         read_upto = {TopicPartition(topic, p): mark.next_offset
                      for p, mark in state.marks.items() if mark.last is not None}
         next_check = time.monotonic() + LOG_CHECK_S
+        empty = ends.known() is not None  # then loaded before any poll
         while True:
             # Batches of MAX_RECORDS: applying one holds the event loop the record agents share.
-            batches = await consumer.getmany(timeout_ms=poll_ms(ctx.watchlist_loaded.is_set()),
-                                             max_records=MAX_RECORDS)
+            batches = {} if empty else await consumer.getmany(
+                timeout_ms=poll_ms(ctx.watchlist_loaded.is_set()), max_records=MAX_RECORDS)
+            empty = False
             with collector_paused():
                 applied = apply_records(ctx, batches)
             for done, count in applied.items():
