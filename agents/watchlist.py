@@ -11,6 +11,7 @@ belong to a consumer group instead (agents/watchlist_audit.py).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import Counter
@@ -168,7 +169,11 @@ async def _read_watchlist(ctx: WorkerContext, state: WatchlistCheckpoints) -> No
         next_check = time.monotonic() + LOG_CHECK_S
         empty = ends.known() is not None  # then loaded before any poll
         while True:
-            # Batches of MAX_RECORDS: applying one holds the event loop the record agents share.
+            # Batches of MAX_RECORDS: applying one holds the event loop the record agents
+            # share, and getmany answers from its buffer without yielding it: the yield lets
+            # the agents' waiting batches run between two of them (a bulk load otherwise held
+            # matching for as many batches as a fetch brought).
+            await asyncio.sleep(0)
             batches = {} if empty else await consumer.getmany(
                 timeout_ms=poll_ms(ctx.watchlist_loaded.is_set()), max_records=MAX_RECORDS)
             empty = False
