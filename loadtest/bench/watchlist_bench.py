@@ -191,7 +191,9 @@ async def _hits_back(d: Deployment, hits: HitReader, traffic: Traffic, progress:
         first.setdefault(h.hit_id, h)
     latencies = [(h.observed_ts, (h.read_ms - h.observed_ts) / 1000)
                  for h in first.values() if h.hit_id in expected]
-    return {"t0": t0, "t1": t1, "latencies": latencies,
+    in_worker = [(h.observed_ts, (h.detected_ts - h.observed_ts) / 1000)
+                 for h in first.values() if h.hit_id in expected and h.detected_ts is not None]
+    return {"t0": t0, "t1": t1, "latencies": latencies, "in_worker": in_worker,
             "check": check_hits(expected, [h.hit_id for h in produced]),
             "gc_after": after.gc_buckets, "sent_records": traffic.sent_records}
 
@@ -296,7 +298,10 @@ def _measure_deployment(d: Deployment, run: _Run, rate: float, rss_empty: int) -
         f"traffic: binary sensing at {rate:,.0f} records/s ({BATCH:,} a message, "
         f"{bulk['sent_records']:,} sent) from {LEAD_S:.0f} s before the load to {TAIL_S:.0f} s "
         f"after; {check.expected_hits:,} planted hits, {len(during):,} observed during the load; "
-        f"p99 of the others {fig.rounded(fig.p99(outside))} s; {check.duplicates} duplicated",
+        f"p99 of the others {fig.rounded(fig.p99(outside))} s; {check.duplicates} duplicated; "
+        "of the match p99 during the load, observed to detected (the hit's detected_ts, "
+        "in the worker): "
+        f"{fig.rounded(fig.p99(fig.in_window(bulk['in_worker'], bulk['t0'], bulk['t1'])))} s",
         "gc_max_pause_s: upper bound of the vigil_gc_pause_seconds bucket holding the warm "
         "worker's longest pause from ready to the end of the load (the histogram keeps no "
         f"maximum); over its whole life, start-up and watchlist load included: {life_gc} s"]

@@ -40,6 +40,7 @@ class HitSeen:
     location_id: str
     observed_ts: int
     read_ms: float
+    detected_ts: int | None = None  # when the worker made it (the hit's own field)
 
 
 @dataclass
@@ -81,7 +82,7 @@ class HitReader:
             for r in records:
                 hit = loads(r.value)
                 out.append(HitSeen(hit["hit_id"], hit["source"], hit["location_id"],
-                                   hit["observed_ts"], read_ms))
+                                   hit["observed_ts"], read_ms, hit.get("detected_ts")))
         return out
 
     async def _read(self, consumer: AIOKafkaConsumer, into: list[HitSeen]) -> None:

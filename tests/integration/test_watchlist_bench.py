@@ -60,5 +60,6 @@ def test_watchlist_bench_gives_every_field_and_stops_what_it_started(
     assert all(isinstance(v, bool) for v in result["goals_met"].values())
     assert len(result["load_average"]["start"]) == len(result["load_average"]["end"]) == 3
     assert any("watchlist checkpoint taken: 2000 entries" in n for n in result["notes"])
+    assert any("observed to detected" in n for n in result["notes"])
     assert "bulk_load_entries_per_s" in summary and "goal >= 100,000" in summary
     assert _live_children() == before
