@@ -89,6 +89,27 @@ def apply_judged(ctx: WorkerContext, judged: Sequence[tuple[Command | None, byte
     return done
 
 
+async def grow_meanwhile(ctx: WorkerContext,
+                         batches: Mapping[TopicPartition, Sequence[FetchedRecord]]) -> None:
+    """Grow the index for `batches` (a `getmany` answer about to be applied) in a thread
+    when it must grow, matching going on meanwhile against the index as it is
+    (tables/index.py `WatchlistIndex.grown`): a bulk load that doubles the key table of a
+    national list no longer holds matching for the second the rebuild takes. The reader is
+    the index's writer and awaits this; the expiry timer waits on `watchlist_saving`."""
+    index = ctx.watchlist.index
+    upserts = sum(map(len, batches.values()))
+    # An upsert's key is its entry id (a command whose key is not is refused): its bytes.
+    id_bytes = sum(len(r.key or b"") for records in batches.values() for r in records)
+    if not index.growing(upserts, id_bytes):
+        return
+    async with ctx.watchlist_saving:
+        started = time.monotonic()
+        room = await asyncio.to_thread(index.grown, upserts, id_bytes)
+        if room is not None and index.adopt(room):
+            log.info("watchlist index grown (%s) in %.2fs, matching meanwhile",
+                     ", ".join(sorted(room.arrays)), time.monotonic() - started)
+
+
 def apply_records(ctx: WorkerContext, batches: Mapping[TopicPartition, Sequence[FetchedRecord]]
                   ) -> Counter[str]:
     """Decode and apply watchlist records (a `getmany` answer) in one batch, judged by their
@@ -177,6 +198,8 @@ async def _read_watchlist(ctx: WorkerContext, state: WatchlistCheckpoints) -> No
             batches = {} if empty else await consumer.getmany(
                 timeout_ms=poll_ms(ctx.watchlist_loaded.is_set()), max_records=MAX_RECORDS)
             empty = False
+            if batches:
+                await grow_meanwhile(ctx, batches)
             with collector_paused():
                 applied = apply_records(ctx, batches)
             for done, count in applied.items():

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -106,6 +107,16 @@ def _adopted(array: np.ndarray, rows: int) -> np.ndarray:
     return _grown(array, rows)
 
 
+@dataclass(frozen=True)
+class Room:
+    """Arrays an index grew into (`WatchlistIndex.grown`), by name without the underscore;
+    the id bytes in use once the arena is compacted; the index's write count they are of."""
+
+    arrays: dict[str, np.ndarray]
+    id_used: int
+    writes: int
+
+
 class RestoreBuffers:
     """Arrays for a checkpoint to be read into (`tables.checkpoint.read_checkpoint`'s
     `allocate`), with the room and alignment `WatchlistIndex.restore` wants, so that a
@@ -150,6 +161,7 @@ class WatchlistIndex:
         self._ids = np.zeros(2 * MIN_TABLE, np.uint32)
         self._state = np.zeros(5, np.int64)
         self._next_expiry = int(NEVER_EXPIRES)
+        self._writes = getattr(self, "_writes", 0) + 1  # what `adopt` checks `grown` against
 
     def clear(self) -> None:
         """Forget every entry."""
@@ -194,6 +206,7 @@ class WatchlistIndex:
         self._make_room(int(np.count_nonzero(upserts)),
                         int(np.diff(id_offsets)[upserts].sum()))
         before = np.empty(n, np.uint64)
+        self._writes += 1
         apply_commands(self._table, self._meta, self._aux, self._id_ref, self._id_arena,
                        self._ids, self._free, self._state, ops, id_buf, id_offsets,
                        np.ascontiguousarray(spaces, np.uint8), h1, h2, expires_at,
@@ -322,34 +335,81 @@ class WatchlistIndex:
         self._free = _adopted(arrays["free"], rows)
         self._id_arena = _adopted(arrays["id_arena"],
                                   _room_for("id_arena", counters["id_used"]))
+        self._writes += 1
         self._state[:] = (upto, counters["free"], counters["id_used"], counters["id_garbage"],
                           counters["live"])
         self._next_expiry = 0  # recomputed by the next `expired`
 
     def _make_room(self, upserts: int, id_bytes: int) -> None:
         """Size every array for `upserts` more entries holding `id_bytes` more id bytes."""
+        if (room := self.grown(upserts, id_bytes)) is not None:
+            self.adopt(room)
+
+    def grown(self, upserts: int, id_bytes: int) -> Room | None:
+        """Return the arrays that must grow for `upserts` more entries holding `id_bytes`
+        more id bytes, built anew from the current ones, or None when all have room.
+
+        It only reads the index (its kernels and numpy's copies release the GIL), so it may
+        run in a thread while the event loop matches against the index as it is, as long as
+        nothing writes the index meanwhile; `adopt` then puts the result in place at once.
+        A national list's key table doubling (about a second at 10^7 entries) then does not
+        hold matching."""
+        growing = self.growing(upserts, id_bytes)
+        live, upto = int(self._state[STATE_LIVE]), int(self._state[STATE_NEXT])
+        arrays: dict[str, np.ndarray] = {}
+        if "meta" in growing:
+            rows = max(upto + upserts, len(self._meta) * 3 // 2)
+            for name in ("meta", "aux", "id_ref", "free"):
+                arrays[name] = _grown(getattr(self, f"_{name}"), rows)
+        meta, id_ref = arrays.get("meta", self._meta), arrays.get("id_ref", self._id_ref)
+        if "table" in growing:
+            table = aligned_zeros(_power_of_two_for(live + upserts, len(self._table)))
+            slots = np.flatnonzero(meta[:upto, REF] & SPACE_BITS)
+            table_insert_many(table, meta[slots, H1], slots.astype(np.uint64))
+            arrays["table"] = table
+        if "ids" in growing:
+            ids = np.zeros(_power_of_two_for(live + upserts, len(self._ids)), np.uint32)
+            id_rebuild(ids, id_ref, self._id_arena, upto)
+            arrays["ids"] = ids
+        used, garbage = int(self._state[STATE_ID_USED]), int(self._state[STATE_ID_GARBAGE])
+        if "id_arena" in growing:
+            # Compact into an arena at least twice what stays live: amortised O(1) per id,
+            # and the spare half is never written (no memory) until ids fill it. The refs
+            # are rewritten, so into a copy: the index in use keeps its own.
+            arena = np.zeros(max(len(self._id_arena), 2 * (used - garbage + id_bytes)), np.uint8)
+            if "id_ref" not in arrays:
+                arrays["id_ref"] = id_ref = id_ref.copy()
+            used = id_compact(id_ref, self._id_arena, upto, arena)
+            arrays["id_arena"] = arena
+        return Room(arrays, used, self._writes) if arrays else None
+
+    def growing(self, upserts: int, id_bytes: int) -> frozenset[str]:
+        """Return the names of the arrays (`ARRAYS`) that must grow for `upserts` more
+        entries holding `id_bytes` more id bytes: empty when all have room (cheap)."""
         live, upto = int(self._state[STATE_LIVE]), int(self._state[STATE_NEXT])
         if upto + upserts > MAX_SLOTS:
             raise OverflowError("the index holds at most 2**31 entries")
+        growing = set()
         if upto + upserts > len(self._meta):
-            rows = max(upto + upserts, len(self._meta) * 3 // 2)
-            self._meta, self._aux = _grown(self._meta, rows), _grown(self._aux, rows)
-            self._id_ref, self._free = _grown(self._id_ref, rows), _grown(self._free, rows)
+            growing |= {"meta", "aux", "id_ref", "free"}
         if live + upserts > MAX_LOAD * len(self._table):
-            self._table = aligned_zeros(_power_of_two_for(live + upserts, len(self._table)))
-            slots = self.live_slots().astype(np.uint64)
-            table_insert_many(self._table, self._meta[slots.astype(np.int64), H1], slots)
+            growing.add("table")
         if live + upserts > MAX_LOAD * len(self._ids):
-            self._ids = np.zeros(_power_of_two_for(live + upserts, len(self._ids)), np.uint32)
-            id_rebuild(self._ids, self._id_ref, self._id_arena, upto)
-        used, garbage = int(self._state[STATE_ID_USED]), int(self._state[STATE_ID_GARBAGE])
-        if used + id_bytes > len(self._id_arena):
-            # Compact into an arena at least twice what stays live: amortised O(1) per id,
-            # and the spare half is never written (no memory) until ids fill it.
-            arena = np.zeros(max(len(self._id_arena), 2 * (used - garbage + id_bytes)), np.uint8)
-            self._state[STATE_ID_USED] = id_compact(self._id_ref, self._id_arena, upto, arena)
-            self._state[STATE_ID_GARBAGE] = 0
-            self._id_arena = arena
+            growing.add("ids")
+        if int(self._state[STATE_ID_USED]) + id_bytes > len(self._id_arena):
+            growing.add("id_arena")
+        return frozenset(growing)
+
+    def adopt(self, room: Room) -> bool:
+        """Put `room` (from `grown`) in place; return False, changing nothing, when the index
+        was written since `room` was built (`_make_room` grows it when next needed)."""
+        if room.writes != self._writes:
+            return False
+        for name, array in room.arrays.items():
+            setattr(self, f"_{name}", array)
+        if "id_arena" in room.arrays:
+            self._state[STATE_ID_USED], self._state[STATE_ID_GARBAGE] = room.id_used, 0
+        return True
 
 
 def warm_up() -> None:

@@ -154,3 +154,71 @@ def test_a_checkpoint_read_into_restore_buffers_is_taken_over_without_a_copy(tmp
     assert got == ref.match(probes, NOW)
     again.upsert("W-NEW", 1, b"new", NOW + 1)  # the restored arrays take more entries
     assert again.delete("W-1") and len(again) == len(ref._entries)
+
+
+def _index_with(n: int, garbage: int = 0) -> tuple[WatchlistIndex, ReferenceIndex, list[bytes]]:
+    """An index of n entries (and `garbage` ids written and deleted, for the arena), with
+    its reference."""
+    index, ref = WatchlistIndex(b"s"), ReferenceIndex()
+    keys_ = [f"k{i}".encode() for i in range(n)]
+    for i in range(garbage):
+        index.upsert(f"gone-{i:06d}", 1, b"g", NOW + 1)
+        index.delete(f"gone-{i:06d}")
+    for i, k in enumerate(keys_):
+        index.upsert(f"W-{i}", 1, k, NOW + 1)
+        ref.upsert(f"W-{i}", 1, k, NOW + 1)
+    return index, ref, keys_
+
+
+def _matched(index: WatchlistIndex, keys_: list[bytes]) -> list[tuple[int, str]]:
+    rows, slots = index.match(np.ones(len(keys_), np.uint8), key_words(keys_), NOW)
+    return sorted((int(r), index.entry_id(int(s))) for r, s in zip(rows, slots, strict=True))
+
+
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(0, 1500), more=st.integers(1, 3000), id_bytes=st.integers(0, 40_000),
+       garbage=st.integers(0, 400))
+def test_room_grown_aside_leaves_the_index_as_it_was_and_then_serves_like_growing_in_place(
+        n: int, more: int, id_bytes: int, garbage: int) -> None:
+    """`grown` builds every array that must grow while the index stays as it is (what
+    matching reads meanwhile); once adopted, the index finds what it found and takes the
+    upserts it was grown for without growing again."""
+    index, ref, keys_ = _index_with(n, garbage)
+    before = {name: getattr(index, f"_{name}").copy() for name in ("table", "meta", "aux",
+              "id_ref", "free", "id_arena", "ids", "state")}
+    growing = index.growing(more, id_bytes)
+    room = index.grown(more, id_bytes)
+    for name, array in before.items():
+        assert np.array_equal(getattr(index, f"_{name}"), array), name
+    assert _matched(index, keys_) == ref.match([(1, k) for k in keys_], NOW)
+    if room is None:
+        assert not growing
+        return
+    # A compacted arena comes with its rewritten id refs.
+    assert set(room.arrays) - {"id_ref"} == growing - {"id_ref"}
+    assert index.adopt(room)
+    assert not index.growing(more, id_bytes)
+    assert _matched(index, keys_) == ref.match([(1, k) for k in keys_], NOW)
+    sizes = {name: len(getattr(index, f"_{name}")) for name in ("table", "meta", "ids")}
+    new_keys = [f"n{i}".encode() for i in range(more)]
+    for i, k in enumerate(new_keys):
+        index.upsert(f"N-{i}", 1, k, NOW + 1)
+        ref.upsert(f"N-{i}", 1, k, NOW + 1)
+    if id_bytes >= sum(len(f"N-{i}") for i in range(more)):
+        assert {name: len(getattr(index, f"_{name}")) for name in sizes} == sizes
+    every = keys_ + new_keys
+    assert _matched(index, every) == ref.match([(1, k) for k in every], NOW)
+    assert len(index) == len(ref._entries)
+
+
+def test_room_grown_before_a_write_is_not_adopted() -> None:
+    index, ref, keys_ = _index_with(600)
+    room = index.grown(2000, 100)
+    assert room is not None
+    index.upsert("late", 1, b"late", NOW + 1)
+    ref.upsert("late", 1, b"late", NOW + 1)
+    table = index._table
+    assert not index.adopt(room)
+    assert index._table is table
+    every = [*keys_, b"late"]
+    assert _matched(index, every) == ref.match([(1, k) for k in every], NOW)
