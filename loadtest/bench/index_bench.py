@@ -8,7 +8,9 @@ normalised keys of which half are watched and half are not, on one core; the bas
 `key in set` over the same keys as Python strings. Upserts and deletes are applied one at
 a time to the live index. Each time is the best of several repetitions (the least disturbed
 one: the machine is shared and noisy), taken the same way for the set baseline, which is
-measured in the same run for the same reason.
+measured in the same run for the same reason. Last, once each way, the key table's doubling
+near that size, in place and grown in a thread, as a 5 ms matching timer on the event loop
+sees it (loadtest/bench/index_growth.py).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from loadtest.bench.index_growth import measure_growth
 from loadtest.harness.timing import best_s
 from schemas.json import dumps
 from tables.index import WatchlistIndex, warm_up
@@ -98,6 +101,7 @@ def bench_size(entries: int, probes: int, seed: int) -> dict:
         "delete_us": delete_s / UPDATES * 1e6,
         "bytes_per_entry": bytes_per_entry,
         "table_bytes_per_entry": table_bytes_per_entry,
+        "growth": measure_growth(entries),
     }
 
 
@@ -111,6 +115,12 @@ def run(sizes: list[int], probes: int, seed: int) -> dict:
               f"(set {r['set_probes_per_s'] / 1e6:5.1f} M/s, x{r['speedup_vs_set']:.1f}), "
               f"build {r['build_s']:.2f} s, upsert {r['upsert_us']:.2f} us, "
               f"delete {r['delete_us']:.2f} us, {r['bytes_per_entry']:.1f} B/entry", flush=True)
+        g = r["growth"]
+        print(f"{'':>10} table doubling at {g['entries']:,} entries: matching held "
+              f"{g['in_place_loop_late_s'] * 1e3:.0f} ms in place, "
+              f"{g['meanwhile_loop_late_s'] * 1e3:.0f} ms grown in a thread "
+              f"(apply {g['in_place_apply_s']:.2f} s, {g['meanwhile_apply_s']:.2f} s)",
+              flush=True)
         results.append(r)
     return {"benchmark": "index-bench", "machine": platform.machine(),
             "python": platform.python_version(), "seed": seed, "results": results}

@@ -22,3 +22,8 @@ def test_index_bench_writes_one_result_per_size(tmp_path: Path) -> None:
         # weigh most: about 100 bytes an entry at 10^6 and more.
         assert 40 <= r["bytes_per_entry"] < 256
         assert 8 <= r["table_bytes_per_entry"] < r["bytes_per_entry"]
+        growth = r["growth"]
+        assert growth["entries"] <= r["entries"]
+        for field in ("in_place_apply_s", "in_place_loop_late_s", "meanwhile_apply_s",
+                      "meanwhile_loop_late_s"):
+            assert growth[field] >= 0, field
