@@ -154,9 +154,8 @@ def _run_and_report(settings: Settings, cfg: BenchConfig, args: argparse.Namespa
 def register(commands: argparse._SubParsersAction) -> None:
     """Add `vigil loadtest` and its verbs to the `vigil` subcommands (the CLI finds this
     through the `vigil.commands` entry point: the product never imports loadtest/)."""
-    from loadtest.bench import index_bench
     from loadtest.faults import crash, fuzz, outage
-    from loadtest.micro import checkpoint_bench, decode_bench
+    from loadtest.micro import checkpoint_bench, decode_bench, index_bench
 
     lt = commands.add_parser("loadtest", help="measurements (not tests)")
     loadtest_commands = lt.add_subparsers(dest="action", required=True)

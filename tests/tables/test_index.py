@@ -6,7 +6,7 @@ import hypothesis.strategies as st
 import numpy as np
 from hypothesis import given, settings
 
-from loadtest.bench.index_bench import random_macs
+from loadtest.micro.index_bench import random_macs
 from tables.checkpoint import read_checkpoint, write_checkpoint
 from tables.index import RestoreBuffers, WatchlistIndex, key_words
 from tables.keyhash import hash_keys

@@ -10,7 +10,7 @@ a time to the live index. Each time is the best of several repetitions (the leas
 one: the machine is shared and noisy), taken the same way for the set baseline, which is
 measured in the same run for the same reason. Last, once each way, the key table's doubling
 near that size, in place and grown in a thread, as a 5 ms matching timer on the event loop
-sees it (loadtest/bench/index_growth.py).
+sees it (loadtest/micro/index_growth.py).
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from loadtest.bench.index_growth import measure_growth
 from loadtest.harness.timing import best_s
+from loadtest.micro.index_growth import measure_growth
 from schemas.json import dumps
 from tables.index import WatchlistIndex, warm_up
 
