@@ -198,7 +198,8 @@ async def _read_watchlist(ctx: WorkerContext, state: WatchlistCheckpoints) -> No
             batches = {} if empty else await consumer.getmany(
                 timeout_ms=poll_ms(ctx.watchlist_loaded.is_set()), max_records=MAX_RECORDS)
             empty = False
-            if batches:
+            # Until the watchlist is loaded nothing matches, so growth stays in place then.
+            if batches and ctx.watchlist_loaded.is_set():
                 await grow_meanwhile(ctx, batches)
             with collector_paused():
                 applied = apply_records(ctx, batches)
