@@ -36,7 +36,7 @@ from tables.checkpoint import (
     secret_fingerprint,
     write_checkpoint,
 )
-from tables.index import RestoreBuffers
+from tables.index_arrays import RestoreBuffers
 
 log = logging.getLogger(__name__)
 

@@ -44,12 +44,18 @@ from tables.apply import (
 from tables.entries import EXPIRES, H1, META_COLS, NEVER_EXPIRES, REF, SPACE_BITS
 from tables.hashtable import MAX_SLOTS, table_insert_many
 from tables.idtable import ID_LEN_BITS, ID_LEN_MASK, id_compact, id_lookup, id_rebuild
+from tables.index_arrays import (
+    MAX_LOAD,
+    MIN_TABLE,
+    adopted,
+    aligned_zeros,
+    grown_array,
+    power_of_two_for,
+    room_for,
+)
 from tables.keyhash import hash_keys
 from tables.probe import FULL_MASK, match_keys
 
-MAX_LOAD = 0.5
-MIN_TABLE = 1024
-LINE_BYTES = 64
 # The arrays a checkpoint holds (`snapshot` / `restore`), beside the state counters.
 ARRAYS = ("table", "meta", "aux", "id_ref", "id_arena", "ids", "free")
 
@@ -71,42 +77,6 @@ def id_buffer(entry_ids: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray]:
     return np.frombuffer(b"".join(entry_ids), np.uint8), offsets
 
 
-def aligned_zeros(shape: int | tuple[int, ...], dtype: type = np.uint64) -> np.ndarray:
-    """Zeroed array starting on a cache line, so a table line or a metadata row is one line.
-    Its pages stay unmapped until written (calloc), so spare capacity costs no memory."""
-    nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
-    buf = np.zeros(nbytes + LINE_BYTES, np.uint8)
-    start = -buf.ctypes.data % LINE_BYTES
-    return buf[start:start + nbytes].view(dtype).reshape(shape)
-
-
-def _power_of_two_for(entries: int, minimum: int = MIN_TABLE) -> int:
-    size = minimum
-    while entries > MAX_LOAD * size:
-        size *= 2
-    return size
-
-
-def _grown(array: np.ndarray, rows: int) -> np.ndarray:
-    out = aligned_zeros((rows, *array.shape[1:]), array.dtype.type)
-    out[: len(array)] = array
-    return out
-
-
-def _room_for(name: str, used: int) -> int:
-    """Rows a restored array gets for `used` rows in use: room for more, so that the first
-    upserts after a restart do not copy it at once."""
-    return used + used // 8 + (256 if name == "id_arena" else 16)
-
-
-def _adopted(array: np.ndarray, rows: int) -> np.ndarray:
-    """`array` itself when it has `rows` rows or more and starts on a cache line, else a
-    copy of it that does."""
-    if len(array) >= rows and array.ctypes.data % LINE_BYTES == 0:
-        return array
-    return _grown(array, rows)
-
-
 @dataclass(frozen=True)
 class Room:
     """Arrays an index grew into (`WatchlistIndex.grown`), by name without the underscore;
@@ -115,24 +85,6 @@ class Room:
     arrays: dict[str, np.ndarray]
     id_used: int
     writes: int
-
-
-class RestoreBuffers:
-    """Arrays for a checkpoint to be read into (`tables.checkpoint.read_checkpoint`'s
-    `allocate`), with the room and alignment `WatchlistIndex.restore` wants, so that a
-    restart does not hold the state twice (10^7 entries: about 1 GB) while copying it."""
-
-    def __init__(self) -> None:
-        self.arrays: dict[str, np.ndarray] = {}
-
-    def allocate(self, name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-        """Return the array `name` of `shape` is read into: the first rows of `arrays[name]`."""
-        rows = shape[0] if shape else 0
-        room = _room_for(name, rows) if name in ("meta", "aux", "id_ref", "free", "id_arena") \
-            else rows
-        base = aligned_zeros((room, *shape[1:]), dtype.type)
-        self.arrays[name] = base
-        return base[:rows]
 
 
 class WatchlistIndex:
@@ -326,15 +278,15 @@ class WatchlistIndex:
         copied into such an array."""
         self._reset()
         upto = counters["next"]
-        rows = _room_for("meta", upto)
-        self._table = _adopted(arrays["table"], len(arrays["table"]))
+        rows = room_for("meta", upto)
+        self._table = adopted(arrays["table"], len(arrays["table"]))
         self._ids = arrays["ids"]
-        self._meta = _adopted(arrays["meta"], rows)
-        self._aux = _adopted(arrays["aux"], rows)
-        self._id_ref = _adopted(arrays["id_ref"], rows)
-        self._free = _adopted(arrays["free"], rows)
-        self._id_arena = _adopted(arrays["id_arena"],
-                                  _room_for("id_arena", counters["id_used"]))
+        self._meta = adopted(arrays["meta"], rows)
+        self._aux = adopted(arrays["aux"], rows)
+        self._id_ref = adopted(arrays["id_ref"], rows)
+        self._free = adopted(arrays["free"], rows)
+        self._id_arena = adopted(arrays["id_arena"],
+                                  room_for("id_arena", counters["id_used"]))
         self._writes += 1
         self._state[:] = (upto, counters["free"], counters["id_used"], counters["id_garbage"],
                           counters["live"])
@@ -360,15 +312,15 @@ class WatchlistIndex:
         if "meta" in growing:
             rows = max(upto + upserts, len(self._meta) * 3 // 2)
             for name in ("meta", "aux", "id_ref", "free"):
-                arrays[name] = _grown(getattr(self, f"_{name}"), rows)
+                arrays[name] = grown_array(getattr(self, f"_{name}"), rows)
         meta, id_ref = arrays.get("meta", self._meta), arrays.get("id_ref", self._id_ref)
         if "table" in growing:
-            table = aligned_zeros(_power_of_two_for(live + upserts, len(self._table)))
+            table = aligned_zeros(power_of_two_for(live + upserts, len(self._table)))
             slots = np.flatnonzero(meta[:upto, REF] & SPACE_BITS)
             table_insert_many(table, meta[slots, H1], slots.astype(np.uint64))
             arrays["table"] = table
         if "ids" in growing:
-            ids = np.zeros(_power_of_two_for(live + upserts, len(self._ids)), np.uint32)
+            ids = np.zeros(power_of_two_for(live + upserts, len(self._ids)), np.uint32)
             id_rebuild(ids, id_ref, self._id_arena, upto)
             arrays["ids"] = ids
         used, garbage = int(self._state[STATE_ID_USED]), int(self._state[STATE_ID_GARBAGE])

@@ -15,7 +15,8 @@ import time
 
 import numpy as np
 
-from tables.index import MAX_LOAD, MIN_TABLE, WatchlistIndex, key_words
+from tables.index import WatchlistIndex, key_words
+from tables.index_arrays import MAX_LOAD, MIN_TABLE
 
 TICK_S = 0.005
 MAC_SPACE = 1

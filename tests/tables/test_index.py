@@ -8,7 +8,8 @@ from hypothesis import given, settings
 
 from loadtest.micro.index_bench import random_macs
 from tables.checkpoint import read_checkpoint, write_checkpoint
-from tables.index import RestoreBuffers, WatchlistIndex, key_words
+from tables.index import WatchlistIndex, key_words
+from tables.index_arrays import RestoreBuffers
 from tables.keyhash import hash_keys
 from tables.reference import ReferenceIndex, siphash24, slot_hash, split_secret
 
