@@ -98,12 +98,11 @@ async def _read_locations(ctx: WorkerContext) -> None:
         await consumer.seek_to_beginning(*tps)
         started = time.monotonic()
         ends = FetchedEnds(tps)
-        await ends.take_empty(consumer)  # an empty topic is read at once (most often)
+        empty = await ends.take_empty(consumer)  # then loaded before any poll (most often)
         consumer.resume(*tps)
         read_upto: dict[TopicPartition, int] = {}
         next_check = time.monotonic() + LOG_CHECK_S
         outcomes = ctx.metrics.location_commands
-        empty = ends.known() is not None  # then loaded before any poll
         while True:
             batches = {} if empty else await consumer.getmany(
                 timeout_ms=poll_ms(ctx.locations_loaded.is_set()), max_records=MAX_RECORDS)

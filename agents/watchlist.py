@@ -183,12 +183,11 @@ async def _read_watchlist(ctx: WorkerContext, state: WatchlistCheckpoints) -> No
             state.start_from_beginning(tps)
         # Ready once every partition is read up to where it ended when first fetched.
         ends = FetchedEnds.from_now(tps)
-        await ends.take_empty(consumer)
+        empty = await ends.take_empty(consumer)  # then loaded before any poll
         consumer.resume(*tps)  # a fitting checkpoint's check resumed them already
         read_upto = {TopicPartition(topic, p): mark.next_offset
                      for p, mark in state.marks.items() if mark.last is not None}
         next_check = time.monotonic() + LOG_CHECK_S
-        empty = ends.known() is not None  # then loaded before any poll
         while True:
             # Batches of MAX_RECORDS: applying one holds the event loop the record agents
             # share, and getmany answers from its buffer without yielding it: the yield lets

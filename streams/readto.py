@@ -72,9 +72,10 @@ class FetchedEnds:
                     continue  # its request may have left before since_ms
             self._ends[tp] = end
 
-    async def take_empty(self, consumer: AIOKafkaConsumer) -> None:
+    async def take_empty(self, consumer: AIOKafkaConsumer) -> bool:
         """Take the end of every partition not yet known that ListOffsets finds empty (its
-        log start and end the same) from `consumer` (assigned them all).
+        log start and end the same) from `consumer` (assigned them all); return whether
+        every end is known now (a reader has nothing to poll for first).
 
         The one thing ListOffsets gets right on every broker: an empty partition has no
         batch either. And one that saves a fetch the embedded broker holds for its whole
@@ -82,12 +83,13 @@ class FetchedEnds:
         per empty topic it reads before joining its group)."""
         unknown = [tp for tp in self.partitions if tp not in self._ends]
         if not unknown:
-            return
+            return True
         starts, ends = await asyncio.gather(consumer.beginning_offsets(unknown),
                                             consumer.end_offsets(unknown))
         for tp in unknown:
             if starts[tp] == ends[tp]:
                 self._ends[tp] = ends[tp]
+        return self.known() is not None
 
     def known(self) -> dict[Hashable, int] | None:
         """Return every partition's end once all are known, else None."""
